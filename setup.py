@@ -1,0 +1,36 @@
+"""Install tfp_nrg: `pip install -e ".[test]"` or `pip install -e ".[plot]"`."""
+
+import setuptools
+
+REQUIRED = [
+    'tensorflow>=2.18,<2.22',
+    # The [tf] extra brings tf-keras, which TFP 0.25 needs for tfp.distributions.
+    'tensorflow-probability[tf]>=0.25,<0.26',
+    'numpy>=1.26',
+    'absl-py>=2.0',
+]
+
+EXTRAS = {
+    'plot': ['matplotlib>=3.8'],
+    # The examples' end-to-end tests draw their pictures too.
+    'test': ['pytest>=8.0', 'matplotlib>=3.8'],
+}
+
+setuptools.setup(
+    name='tfp_nrg',
+    version='0.1.0',
+    description=('Neural Network Renormalization Group (NeuralRG) for '
+                 'TensorFlow Probability.'),
+    long_description=open('README.md').read(),
+    long_description_content_type='text/markdown',
+    license='Apache 2.0',
+    packages=setuptools.find_packages(include=['tfp_nrg', 'tfp_nrg.*']),
+    python_requires='>=3.11',
+    install_requires=REQUIRED,
+    extras_require=EXTRAS,
+    classifiers=[
+        'Programming Language :: Python :: 3.11',
+        'Topic :: Scientific/Engineering :: Physics',
+        'Topic :: Scientific/Engineering :: Artificial Intelligence',
+    ],
+)

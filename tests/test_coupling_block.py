@@ -1,0 +1,83 @@
+"""PatchCouplingBlock: bijectivity, log-det against autodiff, identity at init."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import helpers
+from tfp_nrg import bijectors
+
+
+@pytest.mark.parametrize('dtype,tol', [(tf.float32, 1e-5), (tf.float64, 1e-12)])
+def test_bijective_with_random_weights(dtype, tol):
+  block = bijectors.PatchCouplingBlock(num_couplings=5, hidden_units=(8, 8),
+                                       dtype=dtype, seed=3)
+  helpers.randomize_variables(block, scale=0.5)
+  z = tf.constant(np.random.default_rng(0).standard_normal([7, 3, 4]), dtype)
+  x = block.forward(z)
+  assert np.max(np.abs(x - z)) > 0.1  # Not the identity.
+  np.testing.assert_allclose(block.inverse(tf.identity(x)), z, atol=tol,
+                             rtol=tol)
+
+
+def test_log_det_matches_autodiff_jacobian():
+  block = bijectors.PatchCouplingBlock(num_couplings=4, hidden_units=(6,),
+                                       dtype=tf.float64)
+  helpers.randomize_variables(block, scale=0.8, seed=1)
+  z = tf.constant(np.random.default_rng(1).standard_normal([6, 4]))
+  with tf.GradientTape() as tape:
+    tape.watch(z)
+    x = block.forward(z)
+  jacobian = tape.batch_jacobian(x, z)
+  expected = tf.linalg.slogdet(jacobian)[1]
+  fldj = block.forward_log_det_jacobian(z, event_ndims=1)
+  np.testing.assert_allclose(fldj, expected, rtol=1e-10, atol=1e-10)
+  ildj = block.inverse_log_det_jacobian(tf.identity(x), event_ndims=1)
+  np.testing.assert_allclose(ildj, -fldj, rtol=1e-10, atol=1e-10)
+
+
+def test_identity_at_initialisation():
+  block = bijectors.PatchCouplingBlock(num_couplings=3)
+  z = tf.random.stateless_normal([5, 4], seed=(1, 2))
+  np.testing.assert_array_equal(block.forward(z), z)
+  np.testing.assert_array_equal(
+      block.forward_log_det_jacobian(z, event_ndims=1), np.zeros(5))
+
+
+def test_initial_weights_follow_seed():
+  def weights(seed):
+    block = bijectors.PatchCouplingBlock(num_couplings=2, seed=seed)
+    return np.concatenate([v.numpy().ravel() for v in block.variables])
+  np.testing.assert_array_equal(weights(5), weights(5))
+  assert np.any(weights(5) != weights(6))
+
+
+def test_log_scale_stays_bounded():
+  block = bijectors.PatchCouplingBlock(num_couplings=2, hidden_units=(4,))
+  helpers.randomize_variables(block, scale=50.)
+  z = tf.random.stateless_normal([100, 4], seed=(3, 4)) * 1e3
+  fldj = block.forward_log_det_jacobian(z, event_ndims=1).numpy()
+  bounds = sum(np.abs(c.log_scale_bound.numpy()).sum()
+               for c in block._conditioners)
+  assert np.all(np.isfinite(fldj)) and np.all(np.abs(fldj) <= bounds + 1e-3)
+
+
+@pytest.mark.parametrize('kwargs,error,match', [
+    (dict(num_couplings=0), ValueError, 'num_couplings'),
+    (dict(num_couplings=2.), TypeError, 'num_couplings'),
+    (dict(hidden_units=()), ValueError, 'hidden_units'),
+    (dict(hidden_units=(4, -1)), ValueError, 'hidden_units'),
+    (dict(dtype=tf.int32), TypeError, 'dtype'),
+])
+def test_rejects_bad_arguments(kwargs, error, match):
+  with pytest.raises(error, match=match):
+    bijectors.PatchCouplingBlock(**kwargs)
+
+
+def test_rejects_wrong_event_size():
+  with pytest.raises(ValueError, match='4 entries'):
+    bijectors.PatchCouplingBlock().forward(tf.zeros([3, 5]))
+
+
+if __name__ == '__main__':
+  raise SystemExit(pytest.main([__file__]))

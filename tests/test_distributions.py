@@ -1,0 +1,135 @@
+"""neural_rg and Symmetrized as TFP distributions."""
+
+import math
+from unittest import mock
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+import helpers
+import tfp_nrg
+from tfp_nrg import bijectors
+
+tfd = tfp.distributions
+SMALL = dict(num_couplings=2, hidden_units=(4,))
+
+
+@pytest.mark.parametrize('architecture', tfp_nrg.distributions.ARCHITECTURES)
+def test_log_prob_of_sample_matches_explicit_inverse(architecture):
+  q = tfp_nrg.neural_rg(8, architecture=architecture, dtype=tf.float64,
+                        **SMALL)
+  helpers.randomize_variables(q, scale=0.4)
+  x, log_q = q.experimental_sample_and_log_prob(5, seed=(1, 2))
+  assert x.shape == [5, 8, 8] and log_q.shape == [5]
+  # tf.identity defeats the bijector cache: this runs the inverse pass.
+  np.testing.assert_allclose(q.log_prob(tf.identity(x)), log_q, rtol=1e-12)
+  z = q.bijector.inverse(tf.identity(x))
+  prior = tfd.Sample(tfd.Normal(tf.constant(0., tf.float64), 1.), [8, 8])
+  np.testing.assert_allclose(
+      prior.log_prob(z) + q.bijector.inverse_log_det_jacobian(
+          tf.identity(x), event_ndims=2), log_q, rtol=1e-12)
+
+
+def test_identity_at_initialisation():
+  q = tfp_nrg.neural_rg(8, **SMALL)
+  x = tf.random.stateless_normal([4, 8, 8], seed=(3, 4))
+  prior = tfd.Sample(tfd.Normal(0., 1.), [8, 8])
+  np.testing.assert_array_equal(q.log_prob(x), prior.log_prob(x))
+
+
+def test_sample_and_log_prob_does_not_invert():
+  q = tfp_nrg.neural_rg(8, **SMALL)
+  calls = []
+  original = bijectors.PatchLayer.inverse_and_log_det
+
+  def counting(self, x):
+    calls.append(self.name)
+    return original(self, x)
+
+  with mock.patch.object(bijectors.PatchLayer, 'inverse_and_log_det',
+                         counting):
+    q.experimental_sample_and_log_prob(3, seed=(5, 6))
+    assert not calls
+    q.log_prob(tf.zeros([8, 8]))
+    assert calls  # The counter does see inverse passes.
+
+
+def test_symmetrized_is_z2_invariant_and_samples_both_signs():
+  q = tfp_nrg.Symmetrized(tfp_nrg.neural_rg(4, dtype=tf.float64, **SMALL))
+  helpers.randomize_variables(q, scale=0.5)
+  x, log_q = q.experimental_sample_and_log_prob(400, seed=(7, 8))
+  np.testing.assert_allclose(q.log_prob(-x), log_q, rtol=1e-12)
+  np.testing.assert_allclose(q.log_prob(tf.identity(x)), log_q, rtol=1e-12)
+  base = q.distribution
+  expected = np.logaddexp(base.log_prob(x), base.log_prob(-x)) - math.log(2.)
+  np.testing.assert_allclose(log_q, expected, rtol=1e-12)
+  # Flip the draws of the base with the same seed: about half change sign.
+  draws = q.sample(400, seed=(9, 10)).numpy()
+  reference = base.sample(400, seed=tfp.random.split_seed((9, 10))[0]).numpy()
+  flipped = np.all(np.isclose(draws, -reference), axis=(1, 2))
+  kept = np.all(np.isclose(draws, reference), axis=(1, 2))
+  assert np.all(flipped | kept)
+  # Binomial(400, 1/2): 4 standard deviations is 40.
+  assert abs(flipped.sum() - 200) < 40
+
+
+def test_symmetrized_rejects_bad_arguments():
+  with pytest.raises(ValueError, match='group'):
+    tfp_nrg.Symmetrized(tfd.Normal(0., 1.), group='translations')
+  with pytest.raises(TypeError, match='distribution'):
+    tfp_nrg.Symmetrized(lambda x: x)
+
+
+def test_gradients_reach_every_variable():
+  q = tfp_nrg.Symmetrized(tfp_nrg.neural_rg(8, **SMALL))
+  helpers.randomize_variables(q, scale=0.3)
+  with tf.GradientTape() as tape:
+    _, log_q = q.experimental_sample_and_log_prob(8, seed=(1, 1))
+    loss = tf.reduce_mean(log_q)
+  gradients = tape.gradient(loss, q.trainable_variables)
+  assert len(gradients) == len(q.trainable_variables) > 0
+  assert all(g is not None and np.any(g.numpy() != 0.) for g in gradients)
+
+
+def test_checkpoint_round_trip(tmp_path):
+  q = tfp_nrg.neural_rg(8, seed=1, **SMALL)
+  helpers.randomize_variables(q, scale=0.4, seed=1)
+  x = tf.random.stateless_normal([3, 8, 8], seed=(2, 2))
+  path = tf.train.Checkpoint(model=q).save(str(tmp_path / 'ckpt'))
+  restored = tfp_nrg.neural_rg(8, seed=2, **SMALL)
+  assert np.any(restored.log_prob(x).numpy() != q.log_prob(x).numpy())
+  tf.train.Checkpoint(model=restored).restore(path).assert_consumed()
+  # tf.identity: the bijector cache still holds the pre-restore inverse of x.
+  np.testing.assert_array_equal(restored.log_prob(tf.identity(x)),
+                                q.log_prob(x))
+
+
+def test_xla_compiled_sample_and_log_prob():
+  q = tfp_nrg.Symmetrized(tfp_nrg.neural_rg(8, **SMALL))
+  helpers.randomize_variables(q, scale=0.3)
+  compiled = tf.function(
+      lambda seed: q.experimental_sample_and_log_prob(16, seed=seed),
+      jit_compile=True)
+  x, log_q = compiled(tf.constant([1, 2]))
+  x2, log_q2 = compiled(tf.constant([1, 2]))
+  np.testing.assert_array_equal(x, x2)
+  np.testing.assert_allclose(q.log_prob(x), log_q, rtol=2e-5, atol=2e-4)
+
+
+@pytest.mark.parametrize('kwargs,error,match', [
+    (dict(architecture='peps'), ValueError, 'architecture'),
+    (dict(lattice_size=6), ValueError, 'power of two'),
+    (dict(dtype=tf.int32), TypeError, 'dtype'),
+    (dict(depth=4), ValueError, 'depth'),
+])
+def test_neural_rg_rejects_bad_arguments(kwargs, error, match):
+  arguments = dict(lattice_size=8)
+  arguments.update(kwargs)
+  with pytest.raises(error, match=match):
+    tfp_nrg.neural_rg(**arguments)
+
+
+if __name__ == '__main__':
+  raise SystemExit(pytest.main([__file__]))

@@ -1,0 +1,23 @@
+"""tfp_nrg: Neural Network Renormalization Group for TensorFlow Probability.
+
+NeuralRG (Li & Wang, PRL 121, 260601 (2018)) is a hierarchical normalizing flow
+whose inverse is a learned renormalization group transformation. This package
+provides its bijectors, the dual Ising target, variational training and
+independence Metropolis sampling, all as TFP citizens.
+"""
+
+from tfp_nrg import bijectors
+from tfp_nrg import exact
+from tfp_nrg import lattice
+from tfp_nrg.distributions import neural_rg
+from tfp_nrg.distributions import Symmetrized
+from tfp_nrg.targets import DualIsing
+
+__all__ = [
+    'DualIsing',
+    'Symmetrized',
+    'bijectors',
+    'exact',
+    'lattice',
+    'neural_rg',
+]

@@ -1,0 +1,308 @@
+"""NeuralRG architectures: MERA, TEBD and tree flows on `[L, L]` fields.
+
+Each is a bijector `x = g(z)` from latent to physical fields, made of
+`PatchLayer`s. Read backwards, `z = g^{-1}(x)` is a renormalization group
+transformation: at scale `k` (finest first) the disentanglers act on patches
+straddling the cells of side `2^(k+1)`, then the decimators mix each cell, and
+only the cell's corner goes on to scale `k+1`. The other three variables of each
+cell are the renormalized latent variables of scale `k`; `latent_scales` splits
+a latent field into them.
+
+Example:
+
+```python
+flow = tfp_nrg.bijectors.MERA(lattice_size=8, num_couplings=4,
+                              hidden_units=(16, 16))
+z = tf.random.normal([32, 8, 8])
+x, log_det = flow.forward(z), flow.forward_log_det_jacobian(z, event_ndims=2)
+parts = flow.latent_scales(flow.inverse(x))  # finest scale first
+```
+"""
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfp_nrg.bijectors import coupling_block
+from tfp_nrg.bijectors import one_pass
+from tfp_nrg.bijectors import patch_layer
+from tfp_nrg.internal import checks
+
+__all__ = [
+    'MERA',
+    'TEBD',
+    'Tree',
+    'assemble_latent_scales',
+    'latent_scales',
+]
+
+
+def _check_depth(depth, lattice_size):
+  max_depth = checks.num_scales(lattice_size)
+  if depth is None:
+    return max_depth
+  depth = checks.check_positive_int(depth, 'depth')
+  if depth > max_depth:
+    raise ValueError('`depth` must be at most log2(lattice_size) = {}; got '
+                     '{}.'.format(max_depth, depth))
+  return depth
+
+
+def latent_scales(z, lattice_size, depth=None):
+  """Splits latent fields into the variables of each RG scale.
+
+  Scale `k` owns the sites whose coordinates are multiples of `2^k` but not
+  both multiples of `2^(k+1)`: three per cell of side `2^(k+1)`. What is left
+  after `depth` scales is the coarse field on the multiples of `2^depth` (a
+  single variable at full depth).
+
+  Args:
+    z: `Tensor` of shape `[..., L, L]`.
+    lattice_size: Python `int` L, a power of two >= 4.
+    depth: Python `int` number of scales, at most `log2 L` (the default); `0`
+      returns `[z]`.
+
+  Returns:
+    A list of `depth + 1` tensors, finest first: for scale `k`, shape
+    `[..., L / 2^(k+1), L / 2^(k+1), 3]` (the cell's sites `(0, 1)`, `(1, 0)`,
+    `(1, 1)` in units of `2^k`); last, the coarse field
+    `[..., L / 2^depth, L / 2^depth]`.
+  """
+  lattice_size = checks.check_lattice_size(lattice_size, power_of_two=True)
+  depth = (0 if depth == 0 else _check_depth(depth, lattice_size))
+  parts = []
+  field = z
+  for _ in range(depth):
+    patches = patch_layer.to_patches(field)  # [x00, x11, x01, x10]
+    parts.append(tf.gather(patches, [2, 3, 1], axis=-1))
+    field = patches[..., 0]
+  parts.append(field)
+  return parts
+
+
+def assemble_latent_scales(parts, lattice_size, depth=None):
+  """Inverse of `latent_scales`: rebuilds `[..., L, L]` from the parts."""
+  lattice_size = checks.check_lattice_size(lattice_size, power_of_two=True)
+  depth = (0 if depth == 0 else _check_depth(depth, lattice_size))
+  if len(parts) != depth + 1:
+    raise ValueError('`parts` must hold {} tensors (depth + 1); got '
+                     '{}.'.format(depth + 1, len(parts)))
+  field = parts[-1]
+  for factored in reversed(parts[:-1]):
+    patches = tf.stack([field, factored[..., 2], factored[..., 0],
+                        factored[..., 1]], axis=-1)
+    field = patch_layer.from_patches(patches)
+  return field
+
+
+class HierarchicalFlow(one_pass.OnePassBijector):
+  """A stack of `PatchLayer`s on `[L, L]` fields; base of MERA, TEBD, Tree.
+
+  `layers` are listed in the RG order (`inverse` applies them first to last);
+  `forward` generates, coarse to fine.
+  """
+
+  def __init__(self, lattice_size, schedule, num_latent_scales, num_couplings,
+               hidden_units, dtype, seed, validate_args, parameters, name):
+    """Builds the layers.
+
+    Args:
+      lattice_size: Python `int` L (already checked).
+      schedule: list of `(scale, shifted, block_key)` in RG order; layers with
+        equal `block_key` share one `PatchCouplingBlock`.
+      num_latent_scales: Python `int`, the depth for `latent_scales`.
+      num_couplings: see `PatchCouplingBlock`.
+      hidden_units: see `PatchCouplingBlock`.
+      dtype: see `PatchCouplingBlock`.
+      seed: Python `int` or stateless seed for the initial weights.
+      validate_args: Python `bool`.
+      parameters: the subclass's `dict(locals())`.
+      name: Python `str`.
+    """
+    dtype = checks.check_float_dtype(dtype)
+    keys = []
+    for _, _, key in schedule:
+      if key not in keys:
+        keys.append(key)
+    with tf.name_scope(name) as name:
+      seeds = tfp.random.split_seed(checks.stateless_seed(seed), n=len(keys))
+      blocks = {
+          key: coupling_block.PatchCouplingBlock(
+              num_couplings=num_couplings, hidden_units=hidden_units,
+              dtype=dtype, seed=seeds[i], validate_args=validate_args,
+              name='block_{}'.format(i))
+          for i, key in enumerate(keys)}
+      self._layers = [
+          patch_layer.PatchLayer(blocks[key], lattice_size, scale=scale,
+                                 shifted=shifted, validate_args=validate_args)
+          for scale, shifted, key in schedule]
+      self._lattice_size = lattice_size
+      self._num_latent_scales = num_latent_scales
+      super().__init__(
+          forward_min_event_ndims=2,
+          dtype=dtype,
+          validate_args=validate_args,
+          parameters=parameters,
+          name=name)
+
+  @property
+  def lattice_size(self):
+    return self._lattice_size
+
+  @property
+  def layers(self):
+    """The `PatchLayer`s in RG order (finest first)."""
+    return list(self._layers)
+
+  @property
+  def num_latent_scales(self):
+    """Number of scales that `latent_scales` splits off."""
+    return self._num_latent_scales
+
+  def latent_scales(self, z):
+    """`latent_scales(z, L, depth)` with this flow's hierarchy."""
+    return latent_scales(z, self._lattice_size, self._num_latent_scales)
+
+  def assemble_latent_scales(self, parts):
+    """Inverse of `self.latent_scales`."""
+    return assemble_latent_scales(parts, self._lattice_size,
+                                  self._num_latent_scales)
+
+  def _forward_event_shape(self, input_shape):
+    return input_shape
+
+  def _inverse_event_shape(self, output_shape):
+    return output_shape
+
+  def forward_and_log_det(self, z):
+    log_det = 0.
+    for layer in reversed(self._layers):
+      z, layer_log_det = layer.forward_and_log_det(z)
+      log_det += layer_log_det
+    return z, log_det
+
+  def inverse_and_log_det(self, x):
+    log_det = 0.
+    for layer in self._layers:
+      x, layer_log_det = layer.inverse_and_log_det(x)
+      log_det += layer_log_det
+    return x, log_det
+
+
+class MERA(HierarchicalFlow):
+  """NeuralRG's MERA-like flow: disentanglers and decimators at every scale.
+
+  In the RG direction, at each scale `k < depth`: `repeat` pairs of a
+  disentangler (patches shifted by `2^k`) followed by a decimator (aligned
+  patches) on the sublattice of spacing `2^k`. With the default
+  `depth = log2 L` the coarsest latent variable reaches every site, and the
+  receptive field of a scale-`k` variable wraps around the torus once the
+  disentanglers have spread it.
+  """
+
+  def __init__(self,
+               lattice_size,
+               depth=None,
+               repeat=1,
+               num_couplings=4,
+               hidden_units=(10, 10, 10),
+               share_across_scales=False,
+               dtype=tf.float32,
+               seed=0,
+               validate_args=False,
+               name='mera'):
+    """Builds the flow.
+
+    Args:
+      lattice_size: Python `int` L, a power of two >= 4.
+      depth: Python `int` number of scales in `[1, log2 L]`; default `log2 L`.
+      repeat: Python `int` >= 1, disentangler-decimator pairs per scale.
+      num_couplings: Python `int`, affine couplings per block.
+      hidden_units: sequence of Python ints, conditioner hidden widths.
+      share_across_scales: Python `bool`; if `True` the `k`-th disentangler
+        (decimator) of every scale uses the same block, as a fixed-point RG.
+      dtype: `tf.float32` or `tf.float64`.
+      seed: Python `int` or stateless seed for the initial weights.
+      validate_args: Python `bool`.
+      name: Python `str`.
+
+    Raises:
+      TypeError, ValueError: on malformed arguments, naming the argument.
+    """
+    parameters = dict(locals())
+    lattice_size = checks.check_lattice_size(lattice_size, power_of_two=True)
+    depth = _check_depth(depth, lattice_size)
+    repeat = checks.check_positive_int(repeat, 'repeat')
+    schedule = []
+    for scale in range(depth):
+      key_scale = None if share_across_scales else scale
+      for r in range(repeat):
+        schedule.append((scale, True, (key_scale, True, r)))
+        schedule.append((scale, False, (key_scale, False, r)))
+    super().__init__(lattice_size, schedule, depth, num_couplings,
+                     hidden_units, dtype, seed, validate_args, parameters, name)
+
+
+class Tree(HierarchicalFlow):
+  """Tree flow: decimators only, so scales never exchange information sideways.
+
+  A scale-`k` latent variable influences exactly its cell of side `2^(k+1)`.
+  """
+
+  def __init__(self,
+               lattice_size,
+               depth=None,
+               repeat=1,
+               num_couplings=4,
+               hidden_units=(10, 10, 10),
+               share_across_scales=False,
+               dtype=tf.float32,
+               seed=0,
+               validate_args=False,
+               name='tree'):
+    """Builds the flow; the arguments are those of `MERA`."""
+    parameters = dict(locals())
+    lattice_size = checks.check_lattice_size(lattice_size, power_of_two=True)
+    depth = _check_depth(depth, lattice_size)
+    repeat = checks.check_positive_int(repeat, 'repeat')
+    schedule = [(scale, False, (None if share_across_scales else scale, r))
+                for scale in range(depth) for r in range(repeat)]
+    super().__init__(lattice_size, schedule, depth, num_couplings,
+                     hidden_units, dtype, seed, validate_args, parameters, name)
+
+
+class TEBD(HierarchicalFlow):
+  """TEBD-like flow: a brick wall of patch layers at the finest scale only.
+
+  Layer `j` acts on the shifted patches (a disentangler) for even `j` and on
+  the aligned ones for odd `j`, like the two half-steps of a TEBD circuit;
+  nothing is decimated, so all latent variables belong to one scale and the
+  correlation length the flow can build grows linearly with `depth`.
+  """
+
+  def __init__(self,
+               lattice_size,
+               depth=2,
+               num_couplings=4,
+               hidden_units=(10, 10, 10),
+               dtype=tf.float32,
+               seed=0,
+               validate_args=False,
+               name='tebd'):
+    """Builds the flow.
+
+    Args:
+      lattice_size: Python `int` L, a power of two >= 4.
+      depth: Python `int` >= 1, number of patch layers.
+      num_couplings: as in `MERA`.
+      hidden_units: as in `MERA`.
+      dtype: as in `MERA`.
+      seed: as in `MERA`.
+      validate_args: Python `bool`.
+      name: Python `str`.
+    """
+    parameters = dict(locals())
+    lattice_size = checks.check_lattice_size(lattice_size, power_of_two=True)
+    depth = checks.check_positive_int(depth, 'depth')
+    schedule = [(0, j % 2 == 0, j) for j in range(depth)]
+    super().__init__(lattice_size, schedule, 0, num_couplings, hidden_units,
+                     dtype, seed, validate_args, parameters, name)

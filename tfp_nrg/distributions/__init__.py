@@ -1,0 +1,7 @@
+"""Distributions: the NeuralRG flow model and its symmetrized mixture."""
+
+from tfp_nrg.distributions.neural_rg import ARCHITECTURES
+from tfp_nrg.distributions.neural_rg import neural_rg
+from tfp_nrg.distributions.symmetrized import Symmetrized
+
+__all__ = ['ARCHITECTURES', 'Symmetrized', 'neural_rg']

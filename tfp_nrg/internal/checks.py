@@ -1,0 +1,91 @@
+"""Argument checks that raise errors naming the offending argument."""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+__all__ = [
+    'check_finite_number',
+    'check_float_dtype',
+    'check_lattice_size',
+    'check_positive_int',
+    'num_scales',
+    'stateless_seed',
+]
+
+
+def check_float_dtype(dtype, name='dtype'):
+  """Returns `tf.as_dtype(dtype)` if it is float32 or float64, else raises."""
+  try:
+    dtype = tf.as_dtype(dtype)
+  except TypeError:
+    raise TypeError('`{}` must be tf.float32 or tf.float64; got {!r}.'.format(
+        name, dtype)) from None
+  if dtype not in (tf.float32, tf.float64):
+    raise TypeError('`{}` must be tf.float32 or tf.float64; got {}.'.format(
+        name, dtype.name))
+  return dtype
+
+
+def check_finite_number(value, name, positive=False):
+  """Returns `float(value)` for a finite (optionally positive) real number."""
+  if isinstance(value, bool) or not isinstance(
+      value, (int, float, np.integer, np.floating)):
+    raise TypeError('`{}` must be a real number; got {!r}.'.format(name, value))
+  value = float(value)
+  if not math.isfinite(value) or (positive and value <= 0.):
+    raise ValueError('`{}` must be {}finite; got {}.'.format(
+        name, 'positive and ' if positive else '', value))
+  return value
+
+
+def check_positive_int(value, name, minimum=1):
+  """Returns `int(value)` for an integer `>= minimum`."""
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    raise TypeError('`{}` must be an int; got {!r}.'.format(name, value))
+  if value < minimum:
+    raise ValueError('`{}` must be at least {}; got {}.'.format(
+        name, minimum, value))
+  return int(value)
+
+
+def check_lattice_size(lattice_size, minimum=4, power_of_two=False,
+                       name='lattice_size'):
+  """Returns `int(lattice_size)`, or raises an error naming `name`.
+
+  Args:
+    lattice_size: the value to check.
+    minimum: Python `int`, smallest accepted value.
+    power_of_two: Python `bool`, whether the value must be a power of two.
+    name: the argument's name, for the error message.
+
+  Returns:
+    `int(lattice_size)`.
+
+  Raises:
+    TypeError: if `lattice_size` is not an integer.
+    ValueError: if it is below `minimum` or not a required power of two.
+  """
+  lattice_size = check_positive_int(lattice_size, name, minimum)
+  if power_of_two and lattice_size & (lattice_size - 1):
+    raise ValueError('`{}` must be a power of two; got {}.'.format(
+        name, lattice_size))
+  return lattice_size
+
+
+def num_scales(lattice_size):
+  """`log2(lattice_size)` for a power of two: the number of RG scales."""
+  return int(lattice_size).bit_length() - 1
+
+
+def stateless_seed(seed):
+  """A stateless `[2]` int32 seed; a Python int `n` becomes `[0, n]`.
+
+  TFP reads a Python int as a seed for stateful sampling (different draws on
+  every call); weight initialisation must instead repeat exactly.
+  """
+  if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+    seed = [0, int(seed)]
+  return tfp.random.sanitize_seed(seed)

@@ -1,0 +1,5 @@
+"""Unnormalized target densities for NeuralRG."""
+
+from tfp_nrg.targets.dual_ising import DualIsing
+
+__all__ = ['DualIsing']
