@@ -8,6 +8,8 @@ REQUIRED = [
     'tensorflow-probability[tf]>=0.25,<0.26',
     'numpy>=1.26',
     'absl-py>=2.0',
+    # tf.summary's implementation; TensorFlow no longer installs it.
+    'tensorboard>=2.18,<2.22',
 ]
 
 EXTRAS = {

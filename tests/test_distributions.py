@@ -56,6 +56,19 @@ def test_sample_and_log_prob_does_not_invert():
     assert calls  # The counter does see inverse passes.
 
 
+def test_equal_arguments_do_not_share_the_cache():
+  # Two flows built alike hold different weights: q2.log_prob(x) must not
+  # reuse the inverse q1 cached when it sampled x.
+  q1 = tfp_nrg.neural_rg(4, **SMALL)
+  q2 = tfp_nrg.neural_rg(4, **SMALL)
+  helpers.randomize_variables(q1, seed=1)
+  helpers.randomize_variables(q2, seed=2)
+  x, log_q1 = q1.experimental_sample_and_log_prob(3, seed=(1, 1))
+  np.testing.assert_allclose(q2.log_prob(x), q2.log_prob(tf.identity(x)),
+                             rtol=1e-6)
+  assert np.all(np.abs(q2.log_prob(x) - log_q1) > 1e-3)
+
+
 def test_symmetrized_is_z2_invariant_and_samples_both_signs():
   q = tfp_nrg.Symmetrized(tfp_nrg.neural_rg(4, dtype=tf.float64, **SMALL))
   helpers.randomize_variables(q, scale=0.5)
@@ -103,7 +116,7 @@ def test_checkpoint_round_trip(tmp_path):
   tf.train.Checkpoint(model=restored).restore(path).assert_consumed()
   # tf.identity: the bijector cache still holds the pre-restore inverse of x.
   np.testing.assert_array_equal(restored.log_prob(tf.identity(x)),
-                                q.log_prob(x))
+                                q.log_prob(tf.identity(x)))
 
 
 def test_xla_compiled_sample_and_log_prob():

@@ -25,12 +25,12 @@ def expected_patch_ids(size, scale, shifted):
 def test_patches_round_trip_and_layout():
   field = tf.reshape(tf.range(2 * 64, dtype=tf.float32), [2, 8, 8])
   patches = patch_layer.to_patches(field)
-  assert patches.shape == [2, 4, 4, 4]
+  assert [p.shape for p in patches] == [[2, 4, 4]] * 4
   # Patch (1, 2): rows 2-3, columns 4-5; halves are the two diagonals.
   np.testing.assert_array_equal(
-      patches[0, 1, 2], [field[0, 2, 4], field[0, 3, 5], field[0, 2, 5],
-                         field[0, 3, 4]])
-  np.testing.assert_array_equal(patch_layer.from_patches(patches), field)
+      [p[0, 1, 2] for p in patches],
+      [field[0, 2, 4], field[0, 3, 5], field[0, 2, 5], field[0, 3, 4]])
+  np.testing.assert_array_equal(patch_layer.from_patches(*patches), field)
 
 
 @pytest.mark.parametrize('spacing', [1, 2, 4])

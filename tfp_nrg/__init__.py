@@ -9,6 +9,9 @@ independence Metropolis sampling, all as TFP citizens.
 from tfp_nrg import bijectors
 from tfp_nrg import exact
 from tfp_nrg import lattice
+from tfp_nrg import mcmc
+from tfp_nrg import observables
+from tfp_nrg import training
 from tfp_nrg.distributions import neural_rg
 from tfp_nrg.distributions import Symmetrized
 from tfp_nrg.targets import DualIsing
@@ -19,5 +22,8 @@ __all__ = [
     'bijectors',
     'exact',
     'lattice',
+    'mcmc',
     'neural_rg',
+    'observables',
+    'training',
 ]

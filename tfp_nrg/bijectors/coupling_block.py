@@ -1,5 +1,7 @@
 """RealNVP block acting on the four variables of a 2x2 patch."""
 
+import functools
+
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -21,15 +23,20 @@ def check_hidden_units(hidden_units):
   return hidden_units
 
 
-class _Conditioner(tf.Module):
-  """MLP `(shift, log_scale) = f(conditioning half)`, zero at initialisation.
+class _Conditioners(tf.Module):
+  """One MLP `(shift, log_scale) = f(half)` per coupling, weights stacked.
 
   `log_scale = c * tanh(raw)` with a learnable bound `c` per variable, so that
-  `exp(log_scale)` stays finite however the weights move. The output layer
-  starts at zero, making the coupling the identity map.
+  `exp(log_scale)` stays finite however the weights move. The output layers
+  start at zero, making every coupling the identity map.
+
+  The weights of all couplings are stacked along a leading axis (a few large
+  variables rather than many small ones keep the optimizer's graph small),
+  and the MLPs work feature-major: inputs `[2, M]`, outputs `[2, M]`, so that
+  each matmul and elementwise op runs along the long axis of `M` patches.
   """
 
-  def __init__(self, hidden_units, dtype, seed, name):
+  def __init__(self, num_couplings, hidden_units, dtype, seed, name):
     super().__init__(name=name)
     sizes = (2,) + hidden_units
     self.kernels = []
@@ -39,25 +46,45 @@ class _Conditioner(tf.Module):
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
       limit = (6. / (fan_in + fan_out))**0.5  # Glorot uniform.
       self.kernels.append(tf.Variable(
-          tf.random.stateless_uniform([fan_in, fan_out], seed=layer_seeds[i],
-                                      minval=-limit, maxval=limit,
-                                      dtype=dtype),
+          tf.random.stateless_uniform(
+              [num_couplings, fan_out, fan_in], seed=layer_seeds[i],
+              minval=-limit, maxval=limit, dtype=dtype),
           name='kernel_{}'.format(i)))
-      self.biases.append(tf.Variable(tf.zeros([fan_out], dtype),
-                                     name='bias_{}'.format(i)))
-    self.output_kernel = tf.Variable(tf.zeros([sizes[-1], 4], dtype),
-                                     name='output_kernel')
-    self.output_bias = tf.Variable(tf.zeros([4], dtype), name='output_bias')
-    self.log_scale_bound = tf.Variable(tf.ones([2], dtype),
+      self.biases.append(tf.Variable(
+          tf.zeros([num_couplings, fan_out, 1], dtype),
+          name='bias_{}'.format(i)))
+    self.output_kernel = tf.Variable(
+        tf.zeros([num_couplings, 4, sizes[-1]], dtype), name='output_kernel')
+    self.output_bias = tf.Variable(tf.zeros([num_couplings, 4, 1], dtype),
+                                   name='output_bias')
+    self.log_scale_bound = tf.Variable(tf.ones([num_couplings, 2, 1], dtype),
                                        name='log_scale_bound')
 
-  def __call__(self, conditioning):
-    h = conditioning
-    for kernel, bias in zip(self.kernels, self.biases):
-      h = tf.math.tanh(tf.einsum('...i,ij->...j', h, kernel) + bias)
-    out = tf.einsum('...i,ij->...j', h, self.output_kernel) + self.output_bias
-    shift, raw_log_scale = tf.split(out, 2, axis=-1)
-    return shift, self.log_scale_bound * tf.math.tanh(raw_log_scale)
+  def per_coupling(self):
+    """Conditioner functions `[f_0, ..., f_{C-1}]`, `f_i(h) = (shift, log_scale)`.
+
+    Inputs and outputs are `[2, M]`. The stacked weights are split once per
+    call (one op each, whatever the number of couplings), which keeps graphs
+    and their gradients small.
+    """
+    stacked = (self.kernels + self.biases +
+               [self.output_kernel, self.output_bias, self.log_scale_bound])
+    per_variable = [tf.unstack(v) for v in stacked]
+    num_couplings = len(per_variable[0])
+    return [functools.partial(_mlp, [w[i] for w in per_variable])
+            for i in range(num_couplings)]
+
+
+def _mlp(weights, h):
+  """The conditioner MLP with `weights = kernels + biases + [out_k, out_b, c]`."""
+  num_hidden = (len(weights) - 3) // 2
+  kernels, biases = weights[:num_hidden], weights[num_hidden:2 * num_hidden]
+  output_kernel, output_bias, log_scale_bound = weights[2 * num_hidden:]
+  for kernel, bias in zip(kernels, biases):
+    h = tf.math.tanh(tf.linalg.matmul(kernel, h) + bias)
+  shift, raw_log_scale = tf.split(
+      tf.linalg.matmul(output_kernel, h) + output_bias, 2)
+  return shift, log_scale_bound * tf.math.tanh(raw_log_scale)
 
 
 class PatchCouplingBlock(one_pass.OnePassBijector):
@@ -73,9 +100,9 @@ class PatchCouplingBlock(one_pass.OnePassBijector):
   ln |det J| = sum_i sum s_i,
   ```
 
-  with `s_i = c_i * tanh(.)` and `t_i` from one MLP per coupling (`tf.Module`s
-  whose variables the bijector tracks). The output layers start at zero, so a
-  new block is the identity map.
+  with `s_i = c_i * tanh(.)` and `t_i` from one MLP per coupling (in a
+  `tf.Module` whose variables the bijector tracks). The output layers start at
+  zero, so a new block is the identity map.
 
   Example:
 
@@ -113,12 +140,9 @@ class PatchCouplingBlock(one_pass.OnePassBijector):
     dtype = checks.check_float_dtype(dtype)
     hidden_units = check_hidden_units(hidden_units)
     with tf.name_scope(name) as name:
-      seeds = tfp.random.split_seed(checks.stateless_seed(seed),
-                                    n=num_couplings)
-      self._conditioners = [
-          _Conditioner(hidden_units, dtype, seed=seeds[i],
-                       name='coupling_{}'.format(i))
-          for i in range(num_couplings)]
+      self._num_couplings = num_couplings
+      self._conditioners = _Conditioners(num_couplings, hidden_units, dtype,
+                                         seed, name='conditioners')
       super().__init__(
           forward_min_event_ndims=1,
           dtype=dtype,
@@ -128,40 +152,48 @@ class PatchCouplingBlock(one_pass.OnePassBijector):
 
   @property
   def num_couplings(self):
-    return len(self._conditioners)
+    return self._num_couplings
 
-  def _check_event(self, x):
-    if x.shape.rank is not None and (x.shape.rank < 1 or
-                                     x.shape[-1] not in (None, PATCH_SIZE)):
-      raise ValueError('The event of a patch block has {} entries; got an '
-                       'input of shape {}.'.format(PATCH_SIZE, x.shape))
-
-  def forward_and_log_det(self, z):
-    """Returns `(x, ln |det dx/dz|)` in one pass; the log-det has shape of `z[..., 0]`."""
-    self._check_event(z)
-    a, b = z[..., :2], z[..., 2:]
-    log_det = tf.zeros_like(z[..., 0])
-    for i, conditioner in enumerate(self._conditioners):
+  def forward_and_log_det_halves(self, a, b):
+    """The forward map on halves `a`, `b` of shape `[2, M]`; log-det `[M]`."""
+    log_det = 0.
+    for i, conditioner in enumerate(self._conditioners.per_coupling()):
       if i % 2:
         shift, log_scale = conditioner(b)
         a = a * tf.math.exp(log_scale) + shift
       else:
         shift, log_scale = conditioner(a)
         b = b * tf.math.exp(log_scale) + shift
-      log_det += tf.reduce_sum(log_scale, axis=-1)
-    return tf.concat([a, b], axis=-1), log_det
+      log_det += tf.reduce_sum(log_scale, axis=0)
+    return a, b, log_det
 
-  def inverse_and_log_det(self, x):
-    """Returns `(z, ln |det dz/dx|)` in one pass."""
-    self._check_event(x)
-    a, b = x[..., :2], x[..., 2:]
-    log_det = tf.zeros_like(x[..., 0])
-    for i in reversed(range(self.num_couplings)):
+  def inverse_and_log_det_halves(self, a, b):
+    """The inverse map on halves `a`, `b` of shape `[2, M]`; log-det `[M]`."""
+    log_det = 0.
+    conditioners = self._conditioners.per_coupling()
+    for i in reversed(range(self._num_couplings)):
       if i % 2:
-        shift, log_scale = self._conditioners[i](b)
+        shift, log_scale = conditioners[i](b)
         a = (a - shift) * tf.math.exp(-log_scale)
       else:
-        shift, log_scale = self._conditioners[i](a)
+        shift, log_scale = conditioners[i](a)
         b = (b - shift) * tf.math.exp(-log_scale)
-      log_det -= tf.reduce_sum(log_scale, axis=-1)
-    return tf.concat([a, b], axis=-1), log_det
+      log_det -= tf.reduce_sum(log_scale, axis=0)
+    return a, b, log_det
+
+  def _on_events(self, x, halves_fn):
+    """Applies `halves_fn` to `[..., 4]` events, laid out feature-major."""
+    if x.shape.rank is not None and (x.shape.rank < 1 or
+                                     x.shape[-1] not in (None, PATCH_SIZE)):
+      raise ValueError('The event of a patch block has {} entries; got an '
+                       'input of shape {}.'.format(PATCH_SIZE, x.shape))
+    columns = tf.transpose(tf.reshape(x, [-1, PATCH_SIZE]))
+    a, b, log_det = halves_fn(columns[:2], columns[2:])
+    y = tf.reshape(tf.transpose(tf.concat([a, b], axis=0)), tf.shape(x))
+    return y, tf.reshape(log_det, tf.shape(x)[:-1])
+
+  def forward_and_log_det(self, z):
+    return self._on_events(z, self.forward_and_log_det_halves)
+
+  def inverse_and_log_det(self, x):
+    return self._on_events(x, self.inverse_and_log_det_halves)

@@ -72,9 +72,9 @@ def latent_scales(z, lattice_size, depth=None):
   parts = []
   field = z
   for _ in range(depth):
-    patches = patch_layer.to_patches(field)  # [x00, x11, x01, x10]
-    parts.append(tf.gather(patches, [2, 3, 1], axis=-1))
-    field = patches[..., 0]
+    x00, x11, x01, x10 = patch_layer.to_patches(field)
+    parts.append(tf.stack([x01, x10, x11], axis=-1))
+    field = x00
   parts.append(field)
   return parts
 
@@ -88,9 +88,8 @@ def assemble_latent_scales(parts, lattice_size, depth=None):
                      '{}.'.format(depth + 1, len(parts)))
   field = parts[-1]
   for factored in reversed(parts[:-1]):
-    patches = tf.stack([field, factored[..., 2], factored[..., 0],
-                        factored[..., 1]], axis=-1)
-    field = patch_layer.from_patches(patches)
+    field = patch_layer.from_patches(field, factored[..., 2],
+                                     factored[..., 0], factored[..., 1])
   return field
 
 

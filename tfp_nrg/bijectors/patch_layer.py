@@ -29,25 +29,25 @@ def replace_sublattice(field, values, spacing):
 
 
 def to_patches(field):
-  """`[..., M, M]` -> `[..., M/2, M/2, 4]`, each patch as `[x00, x11, x01, x10]`.
+  """`[..., M, M]` -> the four `[..., M/2, M/2]` components of its 2x2 patches.
 
-  The two diagonals of a patch are the two halves of `PatchCouplingBlock`.
+  Returns `(x00, x11, x01, x10)`: the patch's two diagonals, which are the two
+  halves of `PatchCouplingBlock`.
   """
   size = field.shape[-1]
   cells = tf.reshape(field, tf.concat(
       [tf.shape(field)[:-2], [size // 2, 2, size // 2, 2]], axis=0))
-  return tf.stack([cells[..., :, 0, :, 0], cells[..., :, 1, :, 1],
-                   cells[..., :, 0, :, 1], cells[..., :, 1, :, 0]], axis=-1)
+  return (cells[..., :, 0, :, 0], cells[..., :, 1, :, 1],
+          cells[..., :, 0, :, 1], cells[..., :, 1, :, 0])
 
 
-def from_patches(patches):
+def from_patches(x00, x11, x01, x10):
   """Inverse of `to_patches`."""
-  x00, x11, x01, x10 = tf.unstack(patches, axis=-1)
   cells = tf.stack([tf.stack([x00, x01], axis=-1),
                     tf.stack([x10, x11], axis=-1)], axis=-3)
-  half = patches.shape[-2]
+  half = x00.shape[-1]
   return tf.reshape(cells, tf.concat(
-      [tf.shape(patches)[:-3], [2 * half, 2 * half]], axis=0))
+      [tf.shape(x00)[:-2], [2 * half, 2 * half]], axis=0))
 
 
 class PatchLayer(one_pass.OnePassBijector):
@@ -87,8 +87,7 @@ class PatchLayer(one_pass.OnePassBijector):
     """Builds the layer.
 
     Args:
-      block: a `PatchCouplingBlock` (any bijector with `forward_and_log_det`
-        and `inverse_and_log_det` on `[..., 4]` events).
+      block: a `PatchCouplingBlock`.
       lattice_size: Python `int` L, a power of two >= 4.
       scale: Python `int` k with `0 <= k < log2(L)`.
       shifted: Python `bool`: `True` for a disentangler, `False` for a
@@ -153,17 +152,21 @@ class PatchLayer(one_pass.OnePassBijector):
     axes = [field.shape.rank - 2, field.shape.rank - 1]
     if self._shifted:
       active = tf.roll(active, shift=[-1, -1], axis=axes)
-    patches, log_det = block_fn(to_patches(active))
-    active = from_patches(patches)
+    x00, x11, x01, x10 = to_patches(active)
+    a, b, log_det = block_fn(tf.reshape(tf.stack([x00, x11]), [2, -1]),
+                             tf.reshape(tf.stack([x01, x10]), [2, -1]))
+    shape = tf.shape(x00)
+    a, b = tf.reshape(a, tf.concat([[2], shape], 0)), tf.reshape(
+        b, tf.concat([[2], shape], 0))
+    active = from_patches(a[0], a[1], b[0], b[1])
+    log_det = tf.reshape(log_det, shape)
     if self._shifted:
       active = tf.roll(active, shift=[1, 1], axis=axes)
     return (replace_sublattice(field, active, spacing),
             tf.reduce_sum(log_det, axis=[-2, -1]))
 
   def forward_and_log_det(self, z):
-    """Returns `(x, ln |det dx/dz|)` in one pass."""
-    return self._apply(z, self._block.forward_and_log_det)
+    return self._apply(z, self._block.forward_and_log_det_halves)
 
   def inverse_and_log_det(self, x):
-    """Returns `(z, ln |det dz/dx|)` in one pass."""
-    return self._apply(x, self._block.inverse_and_log_det)
+    return self._apply(x, self._block.inverse_and_log_det_halves)

@@ -1,0 +1,13 @@
+"""MCMC with independent (flow) proposals, and importance-sampling diagnostics."""
+
+from tfp_nrg.mcmc.diagnostics import importance_ess_fraction
+from tfp_nrg.mcmc.diagnostics import independence_chain_acceptance
+from tfp_nrg.mcmc.diagnostics import log_mean_exp
+from tfp_nrg.mcmc.diagnostics import self_normalized_expectation
+
+__all__ = [
+    'importance_ess_fraction',
+    'independence_chain_acceptance',
+    'log_mean_exp',
+    'self_normalized_expectation',
+]

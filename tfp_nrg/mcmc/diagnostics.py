@@ -1,0 +1,114 @@
+"""Importance-sampling estimators and diagnostics for an independent proposal.
+
+For draws `x_i ~ q` with log-weights `ln w_i = ln pi(x_i) - ln q(x_i)` (`pi`
+unnormalized with normalizer `Z`):
+
+```none
+Z_hat = 1/n sum_i w_i,                      E[Z_hat] = Z,
+stderr(ln Z_hat) = sd(w) / (sqrt(n) Z_hat)  (delta method),
+ESS / n = (sum_i w_i)^2 / (n sum_i w_i^2),
+<f>_pi ~ sum_i w_i f(x_i) / sum_i w_i       (self-normalized).
+```
+
+All functions take 1-D tensors over the draws and work in `tf.function` and
+under XLA.
+
+Example:
+
+```python
+x, log_q = q.experimental_sample_and_log_prob(4096, seed=(1, 2))
+log_w = target.log_prob(x) - log_q
+log_z, log_z_stderr = tfp_nrg.mcmc.log_mean_exp(log_w)
+```
+"""
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+__all__ = [
+    'importance_ess_fraction',
+    'independence_chain_acceptance',
+    'log_mean_exp',
+    'self_normalized_expectation',
+]
+
+
+def _normalized_weights(log_weights):
+  log_weights = tf.convert_to_tensor(log_weights, name='log_weights')
+  if log_weights.shape.rank not in (None, 1):
+    raise ValueError('`log_weights` must be 1-D; got shape {}.'.format(
+        log_weights.shape))
+  shift = tf.reduce_max(log_weights)
+  return tf.math.exp(log_weights - shift), shift
+
+
+def log_mean_exp(log_weights):
+  """`ln (1/n sum_i exp(log_weights_i))` and its delta-method standard error.
+
+  Args:
+    log_weights: 1-D float `Tensor`.
+
+  Returns:
+    `(estimate, stderr)`, scalar `Tensor`s.
+  """
+  weights, shift = _normalized_weights(log_weights)
+  n = tf.cast(tf.size(weights), weights.dtype)
+  mean = tf.reduce_mean(weights)
+  stderr = tf.math.reduce_std(weights) / (tf.sqrt(n) * mean)
+  return tf.math.log(mean) + shift, stderr
+
+
+def importance_ess_fraction(log_weights):
+  """Kish's effective sample size over the number of draws, in `(0, 1]`."""
+  weights, _ = _normalized_weights(log_weights)
+  n = tf.cast(tf.size(weights), weights.dtype)
+  return tf.reduce_sum(weights)**2 / (n * tf.reduce_sum(weights**2))
+
+
+def self_normalized_expectation(log_weights, values):
+  """Self-normalized importance estimate of `E_pi[f]` and its standard error.
+
+  Args:
+    log_weights: 1-D float `Tensor`, `ln pi - ln q` per draw.
+    values: 1-D float `Tensor`, `f(x_i)` per draw.
+
+  Returns:
+    `(estimate, stderr)` with the delta-method error
+    `sqrt(sum_i w_i^2 (f_i - estimate)^2) / sum_i w_i`.
+  """
+  weights, _ = _normalized_weights(log_weights)
+  values = tf.convert_to_tensor(values, dtype=weights.dtype, name='values')
+  total = tf.reduce_sum(weights)
+  estimate = tf.reduce_sum(weights * values) / total
+  stderr = tf.sqrt(tf.reduce_sum(weights**2 * (values - estimate)**2)) / total
+  return estimate, stderr
+
+
+def independence_chain_acceptance(log_weights, seed):
+  """Acceptance rate of independence Metropolis walking through the draws.
+
+  The chain starts at draw 0 and proposes draws 1, 2, ... in turn, accepting
+  `x_i` over the current `x_c` with probability `min(1, w_i / w_c)`: the
+  acceptance a `tfp.mcmc` chain with this proposal would see.
+
+  Args:
+    log_weights: 1-D float `Tensor` with at least 2 draws.
+    seed: a stateless seed.
+
+  Returns:
+    Scalar `Tensor`, the fraction of the `n - 1` proposals accepted.
+  """
+  log_weights = tf.convert_to_tensor(log_weights, name='log_weights')
+  log_uniforms = tf.math.log(tf.random.stateless_uniform(
+      tf.shape(log_weights[1:]), seed=tfp.random.sanitize_seed(seed),
+      dtype=log_weights.dtype))
+
+  def step(state, proposal):
+    current, _ = state
+    log_weight, log_uniform = proposal
+    accept = log_uniform < log_weight - current
+    return tf.where(accept, log_weight, current), accept
+
+  _, accepted = tf.scan(step, (log_weights[1:], log_uniforms),
+                        initializer=(log_weights[0], tf.constant(True)))
+  return tf.reduce_mean(tf.cast(accepted, log_weights.dtype))

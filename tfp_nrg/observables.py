@@ -1,0 +1,94 @@
+"""Ising-model observables from configurations of its continuous dual.
+
+Given `x ~ pi` (the dual), the spins are independent with `E[s_i | x] =
+tanh(x_i)`, so Ising expectations follow from dual samples exactly (see
+`DualIsing`). These helpers turn a `DualIsing` target and the generic figures
+of `tfp_nrg.training.evaluate` into Ising language.
+
+Example:
+
+```python
+target = tfp_nrg.DualIsing(8, tfp_nrg.exact.CRITICAL_TEMPERATURE)
+metrics = tfp_nrg.training.evaluate(
+    model, target.log_prob, 8192, seed=(1, 2),
+    observables=tfp_nrg.observables.ising_observables(target))
+report = tfp_nrg.observables.ising_report(target, metrics)
+report['energy_per_site'], report['exact_energy_per_site']
+```
+"""
+
+import math
+
+__all__ = ['ising_observables', 'ising_report']
+
+
+def ising_observables(target):
+  """Per-draw Ising observables of dual fields `x`, for `evaluate`.
+
+  Args:
+    target: a `DualIsing`.
+
+  Returns:
+    `{'energy_per_site': x -> E(x) / N}`, with `E(x)` the improved energy
+    estimator `E[H(s) | x]`.
+  """
+  num_sites = target.num_sites
+  return {'energy_per_site': lambda x: target.energy_estimator(x) / num_sites}
+
+
+def ising_report(target, metrics):
+  """Ising-language figures from `evaluate`'s metrics for a `DualIsing` target.
+
+  `ln Z_Ising = ln Z_dual + c` (`c = target.log_z_offset`) and the free energy
+  per site `f = -T ln Z_Ising / N`; exact values beside the estimates where
+  the target is the 2D ferromagnetic square torus.
+
+  Args:
+    target: a `DualIsing`.
+    metrics: the `dict` returned by `tfp_nrg.training.evaluate`, with the
+      observables of `ising_observables(target)`.
+
+  Returns:
+    A `dict` of Python floats: `exact_free_energy` (`-ln Z_dual`, or `None`),
+    `relative_error` and `gap_per_site` of the free-energy bound,
+    `log_z_dual_estimate(_stderr)`, `log_z_ising_estimate(_stderr)`,
+    `free_energy_per_site(_stderr)` (Ising `f`), `energy_per_site(_stderr)`,
+    and `exact_...` values (or `None`).
+  """
+  n, temperature = target.num_sites, target.temperature
+  try:
+    log_z_dual = target.exact_log_normalizer()
+    exact_energy = target.exact_energy_per_site()
+  except NotImplementedError:
+    log_z_dual = exact_energy = None
+  log_z_ising = metrics['log_z_estimate'] + target.log_z_offset
+  report = dict(
+      free_energy_bound=metrics['free_energy_bound'],
+      free_energy_bound_stderr=metrics['free_energy_bound_stderr'],
+      log_z_dual_estimate=metrics['log_z_estimate'],
+      log_z_dual_estimate_stderr=metrics['log_z_estimate_stderr'],
+      log_z_ising_estimate=log_z_ising,
+      log_z_ising_estimate_stderr=metrics['log_z_estimate_stderr'],
+      free_energy_per_site=-temperature * log_z_ising / n,
+      free_energy_per_site_stderr=(temperature *
+                                   metrics['log_z_estimate_stderr'] / n),
+      energy_per_site=metrics['energy_per_site'],
+      energy_per_site_stderr=metrics['energy_per_site_stderr'],
+      exact_energy_per_site=exact_energy,
+      exact_free_energy=None, relative_error=None, gap_per_site=None,
+      exact_log_z_dual=log_z_dual, exact_log_z_ising=None,
+      exact_free_energy_per_site=None)
+  if log_z_dual is not None:
+    exact_free_energy = -log_z_dual
+    gap = metrics['free_energy_bound'] - exact_free_energy
+    exact_log_z_ising = log_z_dual + target.log_z_offset
+    report.update(
+        exact_free_energy=exact_free_energy,
+        relative_error=gap / abs(exact_free_energy),
+        gap_per_site=gap / n,
+        exact_log_z_ising=exact_log_z_ising,
+        exact_free_energy_per_site=-temperature * exact_log_z_ising / n)
+  if not all(math.isfinite(v) for v in report.values() if v is not None):
+    raise FloatingPointError('Non-finite figures in the Ising report: '
+                             '{}'.format(report))
+  return report
