@@ -23,6 +23,7 @@ import time
 
 from absl import app
 from absl import flags
+from absl import logging
 import tensorflow as tf
 
 import tfp_nrg
@@ -146,6 +147,7 @@ def format_report(report, metrics, result, target, steps):
 
 def main(argv):
   del argv
+  logging.set_verbosity(logging.WARNING)  # TF's per-checkpoint INFO lines.
   dtype = tf.float64 if _DTYPE.value == 'float64' else tf.float32
   target = tfp_nrg.DualIsing(_LATTICE_SIZE.value, _TEMPERATURE.value,
                              dtype=dtype)
@@ -173,7 +175,7 @@ def main(argv):
   model_dir = _MODEL_DIR.value or os.path.join(
       'runs', 'ising_L{}_{}'.format(_LATTICE_SIZE.value,
                                     time.strftime('%Y%m%d-%H%M%S')))
-  print('Training {} ({} variables) in {}'.format(
+  print('Training {} ({} parameters) in {}'.format(
       model.name, sum(int(tf.size(v)) for v in model.trainable_variables),
       model_dir))
   result = trainer.fit(_NUM_STEPS.value, model_dir=model_dir,

@@ -4,8 +4,14 @@ from tfp_nrg.mcmc.diagnostics import importance_ess_fraction
 from tfp_nrg.mcmc.diagnostics import independence_chain_acceptance
 from tfp_nrg.mcmc.diagnostics import log_mean_exp
 from tfp_nrg.mcmc.diagnostics import self_normalized_expectation
+from tfp_nrg.mcmc.kernels import IndependenceMetropolis
+from tfp_nrg.mcmc.kernels import UncalibratedIndependenceMetropolis
+from tfp_nrg.mcmc.kernels import UncalibratedIndependenceMetropolisResults
 
 __all__ = [
+    'IndependenceMetropolis',
+    'UncalibratedIndependenceMetropolis',
+    'UncalibratedIndependenceMetropolisResults',
     'importance_ess_fraction',
     'independence_chain_acceptance',
     'log_mean_exp',

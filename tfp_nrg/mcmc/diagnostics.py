@@ -102,6 +102,12 @@ def independence_chain_acceptance(log_weights, seed):
   log_uniforms = tf.math.log(tf.random.stateless_uniform(
       tf.shape(log_weights[1:]), seed=tfp.random.sanitize_seed(seed),
       dtype=log_weights.dtype))
+  return _walk_acceptance(log_weights, log_uniforms)
+
+
+@tf.function(autograph=False)
+def _walk_acceptance(log_weights, log_uniforms):
+  """The scan of `independence_chain_acceptance`, as a graph (fast eagerly)."""
 
   def step(state, proposal):
     current, _ = state

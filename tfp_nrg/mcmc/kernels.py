@@ -1,0 +1,207 @@
+"""Independence Metropolis-Hastings: `tfp.mcmc` kernels with a fixed proposal.
+
+A proposal distribution `q` (a trained NeuralRG, its `Symmetrized` mixture, or
+any TFP distribution with `experimental_sample_and_log_prob`) proposes
+`x' ~ q` independently of the current state `x`, accepted with probability
+
+```none
+min(1, pi(x') q(x) / (pi(x) q(x'))).
+```
+
+The chain is exact for `pi` however imperfect `q` is, as long as `q` covers
+`pi`'s support. `RandomWalkMetropolis` with a custom `new_state_fn` cannot
+express this: it drops the `q(x) / q(x')` correction.
+
+Following TFP's own kernels, `UncalibratedIndependenceMetropolis` proposes
+and reports `log_acceptance_correction = ln q(x) - ln q(x')`, and
+`IndependenceMetropolis` wraps it in `tfp.mcmc.MetropolisHastings`. The kernel
+results carry `ln pi` and `ln q` of the current state, so neither is ever
+recomputed (and a flow proposal never runs its inverse after the first step).
+
+Example:
+
+```python
+kernel = tfp_nrg.mcmc.IndependenceMetropolis(target.log_prob, proposal=q)
+states, is_accepted = tfp.mcmc.sample_chain(
+    num_results=1000, current_state=q.sample(16, seed=(0, 1)),
+    kernel=kernel, trace_fn=lambda _, r: r.is_accepted, seed=(2, 3))
+```
+"""
+
+import collections
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+__all__ = [
+    'IndependenceMetropolis',
+    'UncalibratedIndependenceMetropolis',
+    'UncalibratedIndependenceMetropolisResults',
+]
+
+
+class UncalibratedIndependenceMetropolisResults(
+    collections.namedtuple('UncalibratedIndependenceMetropolisResults', [
+        'log_acceptance_correction',
+        'target_log_prob',    # ln pi of the (proposed) state.
+        'proposal_log_prob',  # ln q of the (proposed) state.
+        'seed',
+    ])):
+  """Kernel results of `UncalibratedIndependenceMetropolis`."""
+  __slots__ = ()
+
+
+class UncalibratedIndependenceMetropolis(tfp.mcmc.TransitionKernel):
+  """Proposes `x' ~ q` for every chain; not calibrated on its own.
+
+  Use `IndependenceMetropolis`, or wrap this in `tfp.mcmc.MetropolisHastings`.
+  """
+
+  def __init__(self, target_log_prob_fn, proposal, name=None):
+    """Builds the kernel.
+
+    Args:
+      target_log_prob_fn: callable `x -> ln pi(x)` (unnormalized), returning
+        one value per chain.
+      proposal: a `tfd.Distribution` with a fully defined event shape and
+        scalar batch shape; its event is one chain's state.
+      name: Python `str` name prefixed to ops.
+
+    Raises:
+      TypeError: if `target_log_prob_fn` is not callable or `proposal` is not
+        a `tfd.Distribution`.
+      ValueError: if `proposal`'s event shape is not fully defined.
+    """
+    if not callable(target_log_prob_fn):
+      raise TypeError('`target_log_prob_fn` must be callable; got {!r}.'.format(
+          target_log_prob_fn))
+    if not isinstance(proposal, tfp.distributions.Distribution):
+      raise TypeError('`proposal` must be a tfd.Distribution; got {!r}.'.format(
+          proposal))
+    if not proposal.event_shape.is_fully_defined():
+      raise ValueError('`proposal` must have a fully defined event shape; got '
+                       '{}.'.format(proposal.event_shape))
+    self._parameters = dict(target_log_prob_fn=target_log_prob_fn,
+                            proposal=proposal, name=name)
+
+  @property
+  def target_log_prob_fn(self):
+    return self._parameters['target_log_prob_fn']
+
+  @property
+  def proposal(self):
+    return self._parameters['proposal']
+
+  @property
+  def name(self):
+    return self._parameters['name']
+
+  @property
+  def parameters(self):
+    return self._parameters
+
+  @property
+  def is_calibrated(self):
+    return False
+
+  def _num_chains_shape(self, state):
+    event_ndims = self.proposal.event_shape.rank
+    static = state.shape[:state.shape.rank - event_ndims]
+    if static.is_fully_defined():
+      return static
+    return tf.shape(state)[:tf.rank(state) - event_ndims]
+
+  def _check_state(self, state):
+    state = tf.convert_to_tensor(state, dtype_hint=self.proposal.dtype,
+                                 name='current_state')
+    event_shape = self.proposal.event_shape
+    if state.shape.rank is not None and (
+        state.shape.rank < event_shape.rank or not state.shape[
+            state.shape.rank - event_shape.rank:].is_compatible_with(
+                event_shape)):
+      raise ValueError('`current_state` must have shape [chains..., {}] (the '
+                       'proposal\'s event); got {}.'.format(
+                           ', '.join(map(str, event_shape)), state.shape))
+    return state
+
+  def one_step(self, current_state, previous_kernel_results, seed=None):
+    """Draws one independent proposal per chain.
+
+    Args:
+      current_state: `Tensor` of shape `chains + event_shape`.
+      previous_kernel_results: results of the current state (from
+        `bootstrap_results` or the previous step).
+      seed: a stateless seed.
+
+    Returns:
+      `(proposed_state, UncalibratedIndependenceMetropolisResults)`.
+    """
+    with tf.name_scope(self.name or 'independence_metropolis'):
+      current_state = self._check_state(current_state)
+      seed = tfp.random.sanitize_seed(seed)
+      proposed, proposed_log_q = self.proposal.experimental_sample_and_log_prob(
+          self._num_chains_shape(current_state), seed=seed)
+      return proposed, UncalibratedIndependenceMetropolisResults(
+          log_acceptance_correction=(previous_kernel_results.proposal_log_prob
+                                     - proposed_log_q),
+          target_log_prob=self.target_log_prob_fn(proposed),
+          proposal_log_prob=proposed_log_q,
+          seed=seed)
+
+  def bootstrap_results(self, init_state):
+    """Evaluates `ln pi` and `ln q` (one inverse pass) at the initial state."""
+    with tf.name_scope(self.name or 'independence_metropolis'):
+      init_state = self._check_state(init_state)
+      proposal_log_prob = self.proposal.log_prob(init_state)
+      return UncalibratedIndependenceMetropolisResults(
+          log_acceptance_correction=tf.zeros_like(proposal_log_prob),
+          target_log_prob=self.target_log_prob_fn(init_state),
+          proposal_log_prob=proposal_log_prob,
+          seed=tf.zeros([2], tf.int32))
+
+
+class IndependenceMetropolis(tfp.mcmc.TransitionKernel):
+  """Independence Metropolis-Hastings with a fixed proposal distribution.
+
+  A calibrated `tfp.mcmc.TransitionKernel`: `tfp.mcmc.MetropolisHastings`
+  around `UncalibratedIndependenceMetropolis`, as TFP builds
+  `RandomWalkMetropolis`. Works in `tfp.mcmc.sample_chain` (with `trace_fn`
+  and reducers), inside `tfp.mcmc.TransformedTransitionKernel`, under
+  `tf.function(jit_compile=True)`, with many chains at once and stateless
+  seeds.
+  """
+
+  def __init__(self, target_log_prob_fn, proposal, name=None):
+    """See `UncalibratedIndependenceMetropolis.__init__`."""
+    self._impl = tfp.mcmc.MetropolisHastings(
+        UncalibratedIndependenceMetropolis(target_log_prob_fn, proposal,
+                                           name=name))
+
+  @property
+  def target_log_prob_fn(self):
+    return self._impl.inner_kernel.target_log_prob_fn
+
+  @property
+  def proposal(self):
+    return self._impl.inner_kernel.proposal
+
+  @property
+  def name(self):
+    return self._impl.inner_kernel.name
+
+  @property
+  def parameters(self):
+    return self._impl.inner_kernel.parameters
+
+  @property
+  def is_calibrated(self):
+    return True
+
+  def one_step(self, current_state, previous_kernel_results, seed=None):
+    """One independence Metropolis-Hastings step for every chain."""
+    return self._impl.one_step(current_state, previous_kernel_results,
+                               seed=seed)
+
+  def bootstrap_results(self, init_state):
+    """`MetropolisHastingsResults` of the initial state."""
+    return self._impl.bootstrap_results(init_state)
