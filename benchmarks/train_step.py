@@ -75,7 +75,8 @@ def main(argv):
       reference = PYTORCH_SECONDS_PER_STEP.get(size)
       speedup = ('{:.1f}x'.format(reference / row['seconds_per_step'])
                  if reference and _BATCH_SIZE.value == 512 else '-')
-      print('{:>4} {:>6} {:>11.1f}s {:>12.4f} {:>10.2f} {:>14} {:>12.0f}'.format(
+      print(('{:>4} {:>6} {:>11.1f}s {:>12.4f} {:>10.2f} {:>14} '
+             '{:>12.0f}').format(
           size, jit, row['first_step_seconds'], row['seconds_per_step'],
           row['steps_per_second'], speedup, row['peak_rss_mib']), flush=True)
 

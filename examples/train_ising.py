@@ -1,4 +1,4 @@
-r"""Train a NeuralRG on the dual 2D Ising model and compare with the exact solution.
+r"""Train a NeuralRG on the dual 2D Ising model; compare with the exact result.
 
 The project's main job. It trains a (Z2-symmetrized) NeuralRG flow by
 minimising the variational free energy F = E_q[ln q - ln pi] >= -ln Z_dual,

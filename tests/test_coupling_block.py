@@ -1,4 +1,4 @@
-"""PatchCouplingBlock: bijectivity, log-det against autodiff, identity at init."""
+"""PatchCouplingBlock: bijectivity, log-det against autodiff, identity."""
 
 import numpy as np
 import pytest

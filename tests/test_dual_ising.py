@@ -1,4 +1,4 @@
-"""DualIsing against dense linear algebra, enumeration and the exact solution."""
+"""DualIsing against dense linear algebra, enumeration and exact results."""
 
 import math
 

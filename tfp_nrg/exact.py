@@ -15,9 +15,10 @@ gamma_0 = 2K + ln tanh K.
 ```
 
 `gamma_0` keeps its sign: it is negative above the critical temperature, where
-`Z_4 < 0`. Taking `|gamma_0|` gives a wrong `ln Z` for every `T > T_c`. Everything
-is evaluated in log space (a signed log-sum-exp over the four products), so the
-formula is stable for lattices of several hundred sites per side.
+`Z_4 < 0`. Taking `|gamma_0|` gives a wrong `ln Z` for every `T > T_c`.
+Everything is evaluated in log space (a signed log-sum-exp over the four
+products), so the formula is stable for lattices of several hundred sites per
+side.
 
 The energy and specific heat are exact first and second derivatives of the same
 formula with respect to `K`, taken analytically (no finite differences).

@@ -9,8 +9,9 @@ F[q] = E_{x ~ q}[ln q(x) - ln pi(x)] = -ln Z + KL(q || pi / Z) >= -ln Z,
 
 estimated from a batch drawn with `experimental_sample_and_log_prob` (no
 inverse pass) and differentiated through the sampler (reparametrization). This
-is `tfp.vi.monte_carlo_variational_loss` with `discrepancy_fn=tfp.vi.kl_reverse`,
-kept per draw so that the loss has an error bar and non-finite draws are caught.
+is `tfp.vi.monte_carlo_variational_loss` with
+`discrepancy_fn=tfp.vi.kl_reverse`, kept per draw so that the loss has an error
+bar and non-finite draws are caught.
 With `tfp.vi.GradientEstimators.DOUBLY_REPARAMETERIZED` the score term
 `grad_theta ln q_theta(x)` at fixed `x` is removed ("sticking the landing",
 Roeder et al. 2017): the same loss value, a lower-variance gradient near the
@@ -148,8 +149,9 @@ class Trainer:
       learning_rate = checks.check_finite_number(
           learning_rate, 'learning_rate', positive=True)
     if gradient_estimator not in _ESTIMATORS:
-      raise ValueError('`gradient_estimator` must be one of {}; got {!r}.'.format(
-          [e.name for e in _ESTIMATORS], gradient_estimator))
+      raise ValueError(
+          '`gradient_estimator` must be one of {}; got {!r}.'.format(
+              [e.name for e in _ESTIMATORS], gradient_estimator))
     self.gradient_estimator = gradient_estimator
     self.exact_log_normalizer = exact_log_normalizer
     self.variables = tuple(model.trainable_variables)
@@ -200,7 +202,7 @@ class Trainer:
     return {k: v.numpy() for k, v in self._compiled_step().items()}
 
   def _open_model_dir(self, model_dir, config):
-    """Checks ownership and configuration, then restores the latest checkpoint."""
+    """Checks ownership and configuration, then restores the last checkpoint."""
     os.makedirs(model_dir, exist_ok=True)
     config_path = os.path.join(model_dir, RUN_CONFIG_FILE)
     config = json.loads(json.dumps(config or {}, sort_keys=True))

@@ -61,7 +61,7 @@ class _Conditioners(tf.Module):
                                        name='log_scale_bound')
 
   def per_coupling(self):
-    """Conditioner functions `[f_0, ..., f_{C-1}]`, `f_i(h) = (shift, log_scale)`.
+    """Per-coupling conditioners `[f_0, ...]`, `f_i(h) = (shift, log_scale)`.
 
     Inputs and outputs are `[2, M]`. The stacked weights are split once per
     call (one op each, whatever the number of couplings), which keeps graphs
@@ -76,7 +76,7 @@ class _Conditioners(tf.Module):
 
 
 def _mlp(weights, h):
-  """The conditioner MLP with `weights = kernels + biases + [out_k, out_b, c]`."""
+  """The conditioner MLP; `weights = kernels + biases + [out_k, out_b, c]`."""
   num_hidden = (len(weights) - 3) // 2
   kernels, biases = weights[:num_hidden], weights[num_hidden:2 * num_hidden]
   output_kernel, output_bias, log_scale_bound = weights[2 * num_hidden:]

@@ -9,12 +9,12 @@ __all__ = ['PatchLayer']
 
 
 def sublattice(field, spacing):
-  """The sites of `field[..., L, L]` whose coordinates are multiples of `spacing`."""
+  """The sites of `field[..., L, L]` with coordinates multiple of `spacing`."""
   return field[..., ::spacing, ::spacing]
 
 
 def replace_sublattice(field, values, spacing):
-  """`field` with `sublattice(field, spacing)` replaced by `values` (static shapes)."""
+  """`field` with `sublattice(field, spacing)` replaced by `values`."""
   if spacing == 1:
     return values
   size = field.shape[-1]

@@ -1,4 +1,4 @@
-"""`Symmetrized`: the mixture of a distribution over a symmetry group's orbit."""
+"""`Symmetrized`: a distribution averaged over a symmetry group's orbit."""
 
 import math
 
@@ -13,7 +13,7 @@ GROUPS = ('z2',)
 
 
 class Symmetrized(tfd.Distribution):
-  """`q_sym(x) = 1/|G| sum_{g in G} q(g x)` for a symmetry group `G` of the target.
+  """`q_sym(x) = 1/|G| sum_{g in G} q(g x)`, `G` a symmetry group of the target.
 
   For `G = Z2 = {1, -1}` (the spin-flip symmetry of the Ising model and of its
   dual), `q_sym(x) = (q(x) + q(-x)) / 2`: sampling draws `x ~ q` and flips its
@@ -23,7 +23,8 @@ class Symmetrized(tfd.Distribution):
   only `ln q(-x)` (for a flow, one inverse pass).
 
   A symmetrized model is never worse than its base: by Jensen's inequality the
-  variational free energy `E_{q_sym}[ln q_sym - ln pi]` of a `G`-invariant target
+  variational free energy `E_{q_sym}[ln q_sym - ln pi]` of a `G`-invariant
+  target
   is at most that of `q`.
 
   Example:

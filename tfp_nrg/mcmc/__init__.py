@@ -1,4 +1,4 @@
-"""MCMC with independent (flow) proposals, and importance-sampling diagnostics."""
+"""MCMC with independent (flow) proposals; importance-sampling diagnostics."""
 
 from tfp_nrg.mcmc.diagnostics import importance_ess_fraction
 from tfp_nrg.mcmc.diagnostics import independence_chain_acceptance
