@@ -93,6 +93,24 @@ def assemble_latent_scales(parts, lattice_size, depth=None):
   return field
 
 
+def _rg_schedule(lattice_size, depth, repeat, share_across_scales,
+                 disentangle):
+  """Checked `(lattice_size, depth, schedule)` of a MERA or a tree.
+
+  At each scale, `repeat` times: a disentangler (if `disentangle`), then a
+  decimator; blocks are keyed by scale unless shared across scales.
+  """
+  lattice_size = checks.check_lattice_size(lattice_size, power_of_two=True)
+  depth = _check_depth(depth, lattice_size)
+  repeat = checks.check_positive_int(repeat, 'repeat')
+  kinds = (True, False) if disentangle else (False,)
+  schedule = [(scale, shifted,
+               (None if share_across_scales else scale, shifted, r))
+              for scale in range(depth) for r in range(repeat)
+              for shifted in kinds]
+  return lattice_size, depth, schedule
+
+
 class HierarchicalFlow(one_pass.OnePassBijector):
   """A stack of `PatchLayer`s on `[L, L]` fields; base of MERA, TEBD, Tree.
 
@@ -228,15 +246,8 @@ class MERA(HierarchicalFlow):
       TypeError, ValueError: on malformed arguments, naming the argument.
     """
     parameters = dict(locals())
-    lattice_size = checks.check_lattice_size(lattice_size, power_of_two=True)
-    depth = _check_depth(depth, lattice_size)
-    repeat = checks.check_positive_int(repeat, 'repeat')
-    schedule = []
-    for scale in range(depth):
-      key_scale = None if share_across_scales else scale
-      for r in range(repeat):
-        schedule.append((scale, True, (key_scale, True, r)))
-        schedule.append((scale, False, (key_scale, False, r)))
+    lattice_size, depth, schedule = _rg_schedule(
+        lattice_size, depth, repeat, share_across_scales, disentangle=True)
     super().__init__(lattice_size, schedule, depth, num_couplings,
                      hidden_units, dtype, seed, validate_args, parameters, name)
 
@@ -260,11 +271,8 @@ class Tree(HierarchicalFlow):
                name='tree'):
     """Builds the flow; the arguments are those of `MERA`."""
     parameters = dict(locals())
-    lattice_size = checks.check_lattice_size(lattice_size, power_of_two=True)
-    depth = _check_depth(depth, lattice_size)
-    repeat = checks.check_positive_int(repeat, 'repeat')
-    schedule = [(scale, False, (None if share_across_scales else scale, r))
-                for scale in range(depth) for r in range(repeat)]
+    lattice_size, depth, schedule = _rg_schedule(
+        lattice_size, depth, repeat, share_across_scales, disentangle=False)
     super().__init__(lattice_size, schedule, depth, num_couplings,
                      hidden_units, dtype, seed, validate_args, parameters, name)
 
