@@ -148,17 +148,10 @@ def format_report(report, metrics, result, target, steps):
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)  # TF's per-checkpoint INFO lines.
-  dtype = tf.float64 if _DTYPE.value == 'float64' else tf.float32
+  config = run_config()
   target = tfp_nrg.DualIsing(_LATTICE_SIZE.value, _TEMPERATURE.value,
-                             dtype=dtype)
-  model = tfp_nrg.neural_rg(
-      _LATTICE_SIZE.value, architecture=_ARCHITECTURE.value,
-      depth=_DEPTH.value, repeat=_REPEAT.value,
-      num_couplings=_NUM_COUPLINGS.value,
-      hidden_units=[int(h) for h in _HIDDEN_UNITS.value],
-      share_across_scales=_SHARE.value, dtype=dtype, seed=_SEED.value)
-  if _SYMMETRIZE.value:
-    model = tfp_nrg.Symmetrized(model)
+                             dtype=config['dtype'])
+  model = tfp_nrg.distributions.neural_rg_from_config(config)
   learning_rate = _LEARNING_RATE.value
   if _SCHEDULE.value == 'cosine':
     learning_rate = tf.keras.optimizers.schedules.CosineDecay(
@@ -178,8 +171,8 @@ def main(argv):
   print('Training {} ({} parameters) in {}'.format(
       model.name, sum(int(tf.size(v)) for v in model.trainable_variables),
       model_dir))
-  result = trainer.fit(_NUM_STEPS.value, model_dir=model_dir,
-                       config=run_config(), log_every=_LOG_EVERY.value)
+  result = trainer.fit(_NUM_STEPS.value, model_dir=model_dir, config=config,
+                       log_every=_LOG_EVERY.value)
 
   metrics = tfp_nrg.training.evaluate(
       model, target.log_prob, _EVAL_SAMPLES.value,
@@ -199,7 +192,7 @@ def main(argv):
       energy_per_site_unweighted=metrics['energy_per_site_unweighted'],
       steps=steps, train_seconds=result['train_seconds'],
       steps_per_second=result['steps_per_second'],
-      model_dir=model_dir, samples_png=picture, config=run_config())
+      model_dir=model_dir, samples_png=picture, config=config)
   metrics_out = _METRICS_OUT.value or os.path.join(model_dir, 'metrics.json')
   with open(metrics_out, 'w') as f:
     json.dump(output, f, indent=2, sort_keys=True)

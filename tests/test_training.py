@@ -218,8 +218,15 @@ REQUIRED_KEYS = [
 ]
 
 
+SAMPLER_KEYS = [
+    'acceptance_rate', 'energy_per_site', 'energy_per_site_stderr',
+    'exact_energy_per_site', 'abs_magnetization', 'abs_magnetization_stderr',
+    'ess_per_second', 'num_chains', 'num_steps'
+]
+
+
 @pytest.mark.slow
-def test_train_ising_example_end_to_end(tmp_path):
+def test_ising_examples_end_to_end(tmp_path):
   metrics_out = tmp_path / 'metrics.json'
   model_dir = tmp_path / 'model'
   command = [
@@ -246,6 +253,31 @@ def test_train_ising_example_end_to_end(tmp_path):
       abs(metrics['exact_free_energy']))
   assert (model_dir / 'samples.png').stat().st_size > 1000
   assert tf.train.latest_checkpoint(str(model_dir)) is not None
+  # The trained model drives the sampler example.
+  sample_out = tmp_path / 'sample.json'
+  sampler = [
+      sys.executable, os.path.join(ROOT, 'examples', 'sample_ising.py'),
+      '--model_dir={}'.format(model_dir), '--num_chains=8', '--num_steps=60',
+      '--num_burnin_steps=20', '--latent_hmc',
+      '--metrics_out={}'.format(sample_out)
+  ]
+  done = subprocess.run(sampler, capture_output=True, text=True, env=env,
+                        timeout=600, check=False)
+  assert done.returncode == 0, done.stderr[-3000:]
+  sampled = json.loads(sample_out.read_text())
+  for key in SAMPLER_KEYS:
+    assert isinstance(sampled[key], (int, float)), key
+  assert sampled['exact_energy_per_site'] == pytest.approx(
+      tfp_nrg.exact.ising_energy_per_site(4, T_C))
+  assert 'latent_hmc' in sampled
+  done = subprocess.run(sampler + ['--temperature=3.0'], capture_output=True,
+                        text=True, env=env, timeout=600, check=False)
+  assert done.returncode != 0 and 'allow_other_temperature' in done.stderr
+  done = subprocess.run(
+      sampler[:2] + ['--model_dir={}'.format(tmp_path / 'nothing')],
+      capture_output=True, text=True, env=env, timeout=600, check=False)
+  assert done.returncode != 0 and 'holds no trained model' in done.stderr
+
   # Same directory, another configuration: refused, nothing overwritten.
   before = sorted(os.listdir(model_dir))
   done = subprocess.run(command + ['--num_couplings=3'], capture_output=True,

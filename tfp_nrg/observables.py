@@ -19,7 +19,16 @@ report['energy_per_site'], report['exact_energy_per_site']
 
 import math
 
-__all__ = ['ising_observables', 'ising_report']
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfp_nrg import mcmc
+
+__all__ = [
+    'ising_chain_summary',
+    'ising_observables',
+    'ising_report',
+]
 
 
 def ising_observables(target):
@@ -92,3 +101,81 @@ def ising_report(target, metrics):
     raise FloatingPointError('Non-finite figures in the Ising report: '
                              '{}'.format(report))
   return report
+
+
+def _per_state(target, states, seed):
+  """Per-state observables `[steps, chains]` of dual states `x`."""
+  spins = target.sample_spins(states, seed)
+  axes = list(range(2, states.shape.rank))
+  n = float(target.num_sites)
+  return dict(
+      energy=target.energy_estimator(states) / n,
+      spin_energy=target.ising_energy(spins),
+      magnetization=tf.reduce_mean(spins, axis=axes))
+
+
+def _specific_heat(temperature, n):
+  def estimator(v):
+    energy = tf.cast(v['spin_energy'], tf.float64)
+    return (tf.reduce_mean(energy**2) - tf.reduce_mean(energy)**2) / (
+        n * temperature**2)
+  return estimator
+
+
+def _binder(v):
+  m2 = tf.reduce_mean(tf.cast(v['magnetization'], tf.float64)**2)
+  m4 = tf.reduce_mean(tf.cast(v['magnetization'], tf.float64)**4)
+  return 1. - m4 / (3. * m2**2)
+
+
+def ising_chain_summary(target, states, seed, num_blocks=20):
+  """Ising observables with error bars from Markov chains of dual states.
+
+  From chains `x ~ pi` (after burn-in): the energy per site by the improved
+  estimator `E[H(s) | x] / N`; and, from spins drawn exactly from
+  `p(s | x)`, `<|m|>`, `<m^2>`, the specific heat per site
+  `(<H^2> - <H>^2) / (N T^2)` and the Binder cumulant
+  `1 - <m^4> / (3 <m^2>^2)`. Means carry autocorrelation-aware errors
+  (`mcmc.chain_mean`); the nonlinear ones are jackknifed over blocks of steps.
+
+  Args:
+    target: a `DualIsing`.
+    states: `Tensor` `[num_steps, num_chains] + event_shape`.
+    seed: a stateless seed for the spins.
+    num_blocks: Python `int`, jackknife blocks.
+
+  Returns:
+    A `dict` of Python floats: `energy_per_site`, `abs_magnetization`,
+    `magnetization_squared`, `specific_heat_per_site`, `binder_cumulant`,
+    each with `_stderr`; `energy_autocorrelation_time` and
+    `energy_potential_scale_reduction` (R-hat across chains); and
+    `exact_energy_per_site`, `exact_specific_heat_per_site` (or `None`).
+  """
+  states = tf.convert_to_tensor(states, dtype=target.dtype, name='states')
+  values = _per_state(target, states, seed)
+  n = float(target.num_sites)
+  summary = {}
+  for name, series in (('energy_per_site', values['energy']),
+                       ('abs_magnetization', tf.abs(values['magnetization'])),
+                       ('magnetization_squared', values['magnetization']**2)):
+    mean, stderr, tau = mcmc.chain_mean(tf.cast(series, tf.float64))
+    summary[name] = float(mean)
+    summary[name + '_stderr'] = float(stderr)
+    if name == 'energy_per_site':
+      summary['energy_autocorrelation_time'] = float(tau)
+      summary['energy_potential_scale_reduction'] = float(
+          tfp.mcmc.potential_scale_reduction(tf.cast(series, tf.float64)))
+  for name, estimator in (
+      ('specific_heat_per_site', _specific_heat(target.temperature, n)),
+      ('binder_cumulant', _binder)):
+    estimate, stderr = mcmc.jackknife(estimator, values, num_blocks)
+    summary[name] = float(estimate)
+    summary[name + '_stderr'] = float(stderr)
+  try:
+    summary['exact_energy_per_site'] = target.exact_energy_per_site()
+    summary['exact_specific_heat_per_site'] = (
+        target.exact_specific_heat_per_site())
+  except NotImplementedError:
+    summary['exact_energy_per_site'] = None
+    summary['exact_specific_heat_per_site'] = None
+  return summary

@@ -51,6 +51,8 @@ __all__ = [
     'Trainer',
     'evaluate',
     'free_energy_per_draw',
+    'read_run_config',
+    'restore_latest',
 ]
 
 REPARAMETERIZATION = tfp.vi.GradientEstimators.REPARAMETERIZATION
@@ -226,15 +228,7 @@ class Trainer:
     manager = tf.train.CheckpointManager(self.checkpoint, model_dir,
                                          max_to_keep=3)
     if manager.latest_checkpoint:
-      try:
-        self.checkpoint.restore(
-            manager.latest_checkpoint).assert_existing_objects_matched()
-      # TF reports a damaged file as OpError, IndexError, ValueError or
-      # AssertionError, depending on where the damage is.
-      except Exception as e:  # pylint: disable=broad-exception-caught
-        raise ValueError('Could not restore checkpoint {!r}: it is corrupt or '
-                         'does not match this model ({}).'.format(
-                             manager.latest_checkpoint, e)) from e
+      _restore(self.checkpoint, manager.latest_checkpoint)
     return manager
 
   def fit(self,
@@ -332,6 +326,56 @@ class Trainer:
     return dict(steps=len(losses), train_seconds=seconds,
                 steps_per_second=len(losses) / seconds if losses else 0.,
                 loss=np.array(losses), loss_stderr=np.array(stderrs))
+
+
+def read_run_config(model_dir):
+  """The configuration a `Trainer.fit` run recorded in `model_dir`.
+
+  Raises:
+    ValueError: if `model_dir` holds no run written by `Trainer.fit`.
+  """
+  path = os.path.join(model_dir, RUN_CONFIG_FILE)
+  if not os.path.exists(path) or tf.train.latest_checkpoint(model_dir) is None:
+    raise ValueError('`model_dir` {!r} holds no trained model (expected {} '
+                     'and a checkpoint, as Trainer.fit writes them).'.format(
+                         model_dir, RUN_CONFIG_FILE))
+  with open(path) as f:
+    return json.load(f)
+
+
+def restore_latest(model, model_dir):
+  """Restores `model`'s weights from the latest `Trainer` checkpoint.
+
+  Only the model is read (not the optimizer), so the model can be used for
+  sampling or analysis.
+
+  Args:
+    model: the `tfd.Distribution` that was trained (rebuilt alike).
+    model_dir: the run's directory.
+
+  Returns:
+    The number of training steps of the restored checkpoint.
+
+  Raises:
+    ValueError: if there is no checkpoint, or it does not fit `model`.
+  """
+  checkpoint = tf.train.latest_checkpoint(model_dir)
+  if checkpoint is None:
+    raise ValueError('`model_dir` {!r} holds no checkpoint.'.format(model_dir))
+  step = tf.Variable(0, dtype=tf.int64, trainable=False)
+  _restore(tf.train.Checkpoint(model=model, step=step), checkpoint)
+  return int(step.numpy())
+
+
+def _restore(checkpoint, path):
+  """Restores `checkpoint` from `path`, or raises a `ValueError` saying why."""
+  try:
+    checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
+  # TF reports a damaged file as OpError, IndexError, ValueError or
+  # AssertionError, depending on where the damage is.
+  except Exception as e:  # pylint: disable=broad-exception-caught
+    raise ValueError('Could not restore checkpoint {!r}: it is corrupt or '
+                     'does not match this model ({}).'.format(path, e)) from e
 
 
 def evaluate(model,

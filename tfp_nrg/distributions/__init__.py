@@ -2,6 +2,12 @@
 
 from tfp_nrg.distributions.neural_rg import ARCHITECTURES
 from tfp_nrg.distributions.neural_rg import neural_rg
+from tfp_nrg.distributions.neural_rg import neural_rg_from_config
 from tfp_nrg.distributions.symmetrized import Symmetrized
 
-__all__ = ['ARCHITECTURES', 'Symmetrized', 'neural_rg']
+__all__ = [
+    'ARCHITECTURES',
+    'Symmetrized',
+    'neural_rg',
+    'neural_rg_from_config',
+]

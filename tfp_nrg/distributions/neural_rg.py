@@ -4,11 +4,12 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_nrg import bijectors
+from tfp_nrg.distributions import symmetrized
 from tfp_nrg.internal import checks
 
 tfd = tfp.distributions
 
-__all__ = ['ARCHITECTURES', 'neural_rg']
+__all__ = ['ARCHITECTURES', 'neural_rg', 'neural_rg_from_config']
 
 ARCHITECTURES = ('mera', 'tebd', 'tree')
 
@@ -84,3 +85,38 @@ def neural_rg(lattice_size,
                      sample_shape=[lattice_size, lattice_size])
   return tfd.TransformedDistribution(prior, flow, validate_args=validate_args,
                                      name=name)
+
+
+def neural_rg_from_config(config):
+  """The NeuralRG model a JSON-able run configuration describes.
+
+  This is how `examples/train_ising.py` records a run (in the model
+  directory's `tfp_nrg_run.json`), so that other programs rebuild the same
+  model before restoring its checkpoint.
+
+  Args:
+    config: `dict` with the keys `lattice_size`, `architecture`, `depth`,
+      `repeat`, `num_couplings`, `hidden_units`, `share_across_scales`,
+      `dtype` (`'float32'` or `'float64'`), `seed` and `symmetrize`; other
+      keys are ignored.
+
+  Returns:
+    `neural_rg(...)`, wrapped in `Symmetrized` if `config['symmetrize']`.
+
+  Raises:
+    ValueError: if a key is missing.
+  """
+  keys = ('lattice_size', 'architecture', 'depth', 'repeat', 'num_couplings',
+          'hidden_units', 'share_across_scales', 'dtype', 'seed',
+          'symmetrize')
+  missing = [k for k in keys if k not in config]
+  if missing:
+    raise ValueError('`config` lacks {}.'.format(', '.join(missing)))
+  model = neural_rg(
+      config['lattice_size'], architecture=config['architecture'],
+      depth=config['depth'], repeat=config['repeat'],
+      num_couplings=config['num_couplings'],
+      hidden_units=config['hidden_units'],
+      share_across_scales=config['share_across_scales'],
+      dtype=config['dtype'], seed=config['seed'])
+  return symmetrized.Symmetrized(model) if config['symmetrize'] else model

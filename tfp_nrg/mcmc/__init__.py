@@ -1,19 +1,25 @@
 """MCMC with independent (flow) proposals; importance-sampling diagnostics."""
 
+from tfp_nrg.mcmc.diagnostics import chain_mean
 from tfp_nrg.mcmc.diagnostics import importance_ess_fraction
 from tfp_nrg.mcmc.diagnostics import independence_chain_acceptance
+from tfp_nrg.mcmc.diagnostics import jackknife
 from tfp_nrg.mcmc.diagnostics import log_mean_exp
 from tfp_nrg.mcmc.diagnostics import self_normalized_expectation
 from tfp_nrg.mcmc.kernels import IndependenceMetropolis
 from tfp_nrg.mcmc.kernels import UncalibratedIndependenceMetropolis
 from tfp_nrg.mcmc.kernels import UncalibratedIndependenceMetropolisResults
+from tfp_nrg.mcmc.latent_hmc import sample_latent_hmc
 
 __all__ = [
     'IndependenceMetropolis',
     'UncalibratedIndependenceMetropolis',
     'UncalibratedIndependenceMetropolisResults',
+    'chain_mean',
     'importance_ess_fraction',
     'independence_chain_acceptance',
+    'jackknife',
     'log_mean_exp',
+    'sample_latent_hmc',
     'self_normalized_expectation',
 ]

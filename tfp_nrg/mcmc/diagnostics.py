@@ -1,4 +1,4 @@
-"""Importance-sampling estimators and diagnostics for an independent proposal.
+"""Estimators and diagnostics: importance sampling and Markov chains.
 
 For draws `x_i ~ q` with log-weights `ln w_i = ln pi(x_i) - ln q(x_i)` (`pi`
 unnormalized with normalizer `Z`):
@@ -26,8 +26,10 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 __all__ = [
+    'chain_mean',
     'importance_ess_fraction',
     'independence_chain_acceptance',
+    'jackknife',
     'log_mean_exp',
     'self_normalized_expectation',
 ]
@@ -118,3 +120,63 @@ def _walk_acceptance(log_weights, log_uniforms):
   _, accepted = tf.scan(step, (log_weights[1:], log_uniforms),
                         initializer=(log_weights[0], tf.constant(True)))
   return tf.reduce_mean(tf.cast(accepted, log_weights.dtype))
+
+
+def chain_mean(values):
+  """Mean of a scalar observable over chains, with an autocorrelation-aware error.
+
+  Args:
+    values: float `Tensor` `[num_steps, num_chains]` (or `[num_steps]`).
+
+  Returns:
+    `(mean, stderr, integrated_autocorrelation_time)`: the error is
+    `sd / sqrt(ESS)` with the total effective sample size from
+    `tfp.mcmc.effective_sample_size` summed over chains, and the integrated
+    autocorrelation time is `num_draws / ESS` (1 for independent draws).
+  """
+  values = tf.convert_to_tensor(values, name='values')
+  if values.shape.rank == 1:
+    values = values[:, tf.newaxis]
+  per_chain = tfp.mcmc.effective_sample_size(values)
+  # A chain that never moved has no autocorrelation estimate: one draw.
+  ess = tf.reduce_sum(tf.where(tf.math.is_finite(per_chain), per_chain,
+                               tf.ones_like(per_chain)))
+  num_draws = tf.cast(tf.size(values), values.dtype)
+  return (tf.reduce_mean(values), tf.math.reduce_std(values) / tf.sqrt(ess),
+          num_draws / ess)
+
+
+def jackknife(estimator, values, num_blocks=20):
+  """Jackknife estimate and error of a nonlinear function of chain averages.
+
+  The steps are cut into `num_blocks` consecutive blocks (longer than the
+  autocorrelation time, the blocks are nearly independent); the estimator is
+  re-evaluated with each block left out.
+
+  Args:
+    estimator: callable taking a `dict` of per-draw tensors (each
+      `[steps, chains]`, possibly with the steps reduced) and returning a
+      scalar; it must average over the leading (steps) axis itself.
+    values: `dict` of `[num_steps, num_chains]` tensors.
+    num_blocks: Python `int` >= 2.
+
+  Returns:
+    `(estimate, stderr)`, scalar tensors.
+  """
+  num_steps = int(next(iter(values.values())).shape[0])
+  block = num_steps // num_blocks
+  if block < 1:
+    raise ValueError('`num_blocks` ({}) exceeds the number of steps '
+                     '({}).'.format(num_blocks, num_steps))
+  trimmed = {k: v[:block * num_blocks] for k, v in values.items()}
+  full = estimator(trimmed)
+  leave_one_out = []
+  for b in range(num_blocks):
+    kept = {k: tf.concat([v[:b * block], v[(b + 1) * block:]], axis=0)
+            for k, v in trimmed.items()}
+    leave_one_out.append(estimator(kept))
+  leave_one_out = tf.stack(leave_one_out)
+  n = float(num_blocks)
+  stderr = tf.sqrt((n - 1.) / n * tf.reduce_sum(
+      (leave_one_out - tf.reduce_mean(leave_one_out))**2))
+  return full, stderr

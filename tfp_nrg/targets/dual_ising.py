@@ -263,6 +263,11 @@ class DualIsing(tf.Module):
     return self._coupling * exact.ising_energy_per_site(
         self._lattice_size, self._reduced_temperature())
 
+  def exact_specific_heat_per_site(self):
+    """Exact Ising specific heat per site `C/N` (2D ferromagnetic torus)."""
+    return exact.ising_specific_heat_per_site(self._lattice_size,
+                                              self._reduced_temperature())
+
   def _reduced_temperature(self):
     if self._dimension != 2 or self._coupling is None or self._coupling < 0.:
       raise NotImplementedError(

@@ -1,0 +1,86 @@
+"""Ising observables from dual chains against exact enumeration on 4x4."""
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import helpers
+import tfp_nrg
+from tfp_nrg import lattice
+
+T_C = tfp_nrg.exact.CRITICAL_TEMPERATURE
+
+
+def exact_dual_draws(size, temperature, num_steps, num_chains, seed):
+  """x ~ pi exactly: s from the enumerated weights, then x | s ~ N(K_a s, K_a)."""
+  target = tfp_nrg.DualIsing(size, temperature, dtype=tf.float64)
+  n = size * size
+  couplings = (lattice.adjacency_matrix(size, 2) / temperature +
+               target.shift * np.eye(n))
+  spins, energies, log_z = helpers.ising_enumeration(size, size, temperature)
+  rng = np.random.default_rng(seed)
+  index = rng.choice(len(energies), size=num_steps * num_chains,
+                     p=np.exp(-energies / temperature - log_z))
+  x = spins[index].reshape(-1, n) @ couplings + rng.standard_normal(
+      [num_steps * num_chains, n]) @ np.linalg.cholesky(couplings).T
+  return target, x.reshape(num_steps, num_chains, size, size)
+
+
+def enumerated_moments(size, temperature):
+  spins, energies, log_z = helpers.ising_enumeration(size, size, temperature)
+  p = np.exp(-energies / temperature - log_z)
+  m = spins.mean(axis=(1, 2))
+  n = size * size
+  mean_energy = np.sum(p * energies)
+  return dict(
+      energy_per_site=mean_energy / n,
+      abs_magnetization=np.sum(p * np.abs(m)),
+      magnetization_squared=np.sum(p * m**2),
+      specific_heat_per_site=np.sum(p * (energies - mean_energy)**2) /
+      (n * temperature**2),
+      binder_cumulant=1. - np.sum(p * m**4) / (3. * np.sum(p * m**2)**2))
+
+
+def test_chain_summary_matches_enumeration():
+  target, x = exact_dual_draws(4, T_C, num_steps=400, num_chains=32, seed=1)
+  summary = tfp_nrg.observables.ising_chain_summary(target, tf.constant(x),
+                                                    seed=(2, 3))
+  expected = enumerated_moments(4, T_C)
+  for name, value in expected.items():
+    assert abs(summary[name] - value) < 4. * summary[name + '_stderr'], name
+    assert summary[name + '_stderr'] > 0.
+  assert summary['exact_energy_per_site'] == pytest.approx(
+      expected['energy_per_site'], rel=1e-12)
+  assert summary['exact_specific_heat_per_site'] == pytest.approx(
+      expected['specific_heat_per_site'], rel=1e-10)
+  # Independent draws: integrated autocorrelation time about 1.
+  assert 0.7 < summary['energy_autocorrelation_time'] < 1.4
+
+
+def test_chain_mean_sees_autocorrelation():
+  # AR(1) with rho = 0.8: tau_int = (1 + rho) / (1 - rho) = 9.
+  rng = np.random.default_rng(4)
+  rho, steps, chains = 0.8, 20000, 8
+  series = np.zeros([steps, chains])
+  noise = rng.standard_normal([steps, chains]) * math.sqrt(1. - rho**2)
+  for t in range(1, steps):
+    series[t] = rho * series[t - 1] + noise[t]
+  mean, stderr, tau = tfp_nrg.mcmc.chain_mean(tf.constant(series))
+  assert 7. < float(tau) < 11.
+  assert abs(float(mean)) < 4. * float(stderr)
+  assert float(stderr) > 2.5 / math.sqrt(series.size)
+
+
+def test_jackknife_of_a_variance():
+  x = tf.random.stateless_normal([4000, 4], seed=(5, 6), dtype=tf.float64)
+  estimate, stderr = tfp_nrg.mcmc.jackknife(
+      lambda v: tf.math.reduce_variance(v['x']), {'x': 2. * x})
+  assert abs(float(estimate) - 4.) < 4. * float(stderr)
+  # Var of a sample variance of n normals: 2 sigma^4 / n = 2 * 16 / 16000.
+  assert 0.5 < float(stderr) / math.sqrt(2. * 16. / 16000.) < 2.
+
+
+if __name__ == '__main__':
+  raise SystemExit(pytest.main([__file__]))
