@@ -107,9 +107,8 @@ def _per_state(target, states, seed):
   """Per-state observables `[steps, chains]` of dual states `x`."""
   spins = target.sample_spins(states, seed)
   axes = list(range(2, states.shape.rank))
-  n = float(target.num_sites)
   return dict(
-      energy=target.energy_estimator(states) / n,
+      energy=ising_observables(target)['energy_per_site'](states),
       spin_energy=target.ising_energy(spins),
       magnetization=tf.reduce_mean(spins, axis=axes))
 

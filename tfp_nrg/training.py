@@ -65,6 +65,13 @@ class ForeignCheckpointError(ValueError):
   """A model directory holds checkpoints of another run or configuration."""
 
 
+def _check_gradient_estimator(gradient_estimator):
+  if gradient_estimator not in _ESTIMATORS:
+    raise ValueError('`gradient_estimator` must be one of {}; got {!r}.'.format(
+        [e.name for e in _ESTIMATORS], gradient_estimator))
+  return gradient_estimator
+
+
 def free_energy_per_draw(model, target_log_prob_fn, batch_size, seed,
                          gradient_estimator=REPARAMETERIZATION):
   """`ln q(x_i) - ln pi(x_i)` for `x_i ~ q`, differentiable in `q`'s variables.
@@ -81,9 +88,7 @@ def free_energy_per_draw(model, target_log_prob_fn, batch_size, seed,
     `(per_draw, x)`: a `[batch_size]` tensor whose mean is the free-energy
     estimate and whose gradient is the chosen estimator's, and the draws.
   """
-  if gradient_estimator not in _ESTIMATORS:
-    raise ValueError('`gradient_estimator` must be one of {}; got {!r}.'.format(
-        [e.name for e in _ESTIMATORS], gradient_estimator))
+  _check_gradient_estimator(gradient_estimator)
   x, log_q = model.experimental_sample_and_log_prob(batch_size, seed=seed)
   per_draw = log_q - target_log_prob_fn(x)
   if gradient_estimator == DOUBLY_REPARAMETERIZED:
@@ -150,11 +155,7 @@ class Trainer:
                       tf.keras.optimizers.schedules.LearningRateSchedule):
       learning_rate = checks.check_finite_number(
           learning_rate, 'learning_rate', positive=True)
-    if gradient_estimator not in _ESTIMATORS:
-      raise ValueError(
-          '`gradient_estimator` must be one of {}; got {!r}.'.format(
-              [e.name for e in _ESTIMATORS], gradient_estimator))
-    self.gradient_estimator = gradient_estimator
+    self.gradient_estimator = _check_gradient_estimator(gradient_estimator)
     self.exact_log_normalizer = exact_log_normalizer
     self.variables = tuple(model.trainable_variables)
     if not self.variables:
@@ -276,9 +277,9 @@ class Trainer:
     num_sites = self.model.event_shape.num_elements() or 1
     losses, stderrs = [], []
     start = time.time()
-    last_log = (start, int(self.step.numpy()))
-    while int(self.step.numpy()) < num_steps:
-      step = int(self.step.numpy())
+    step = int(self.step.numpy())
+    last_log = (start, step)
+    while step < num_steps:
       metrics = self.train_step()
       if not metrics['applied']:
         raise FloatingPointError(
