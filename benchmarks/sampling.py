@@ -30,42 +30,16 @@ _NUM_BURNIN = flags.DEFINE_integer('num_burnin_steps', 500,
 flags.mark_flag_as_required('model_dirs')
 
 
-def checkerboard_energies(lattice_size, temperature, num_chains, num_steps,
-                          num_burnin_steps, seed):
-  """Energy per site after each sweep, `[num_steps, num_chains]`."""
-  rows = tf.range(lattice_size)[:, tf.newaxis]
-  colours = [tf.equal((rows + tf.range(lattice_size)) % 2, c) for c in (0, 1)]
-  init_seed, chain_seed = tfp.random.split_seed(seed)
-  spins = tf.where(tf.random.stateless_uniform(
-      [num_chains, lattice_size, lattice_size], seed=init_seed) < 0.5, -1., 1.)
-
-  def neighbour_sum(s):
-    return (tf.roll(s, 1, 1) + tf.roll(s, -1, 1) + tf.roll(s, 1, 2) +
-            tf.roll(s, -1, 2))
-
-  def sweep(s, step_seed):
-    for colour, colour_seed in zip(colours, tfp.random.split_seed(step_seed)):
-      delta = 2. * s * neighbour_sum(s)
-      log_u = tf.math.log(tf.random.stateless_uniform(tf.shape(s),
-                                                      seed=colour_seed))
-      s = tf.where(colour & (log_u < -delta / temperature), -s, s)
-    return s
-
-  def energy_per_site(s):
-    return -tf.reduce_mean(s * (tf.roll(s, 1, 1) + tf.roll(s, 1, 2)),
-                           axis=[1, 2])
-
-  seeds = tf.random.experimental.stateless_split(
-      chain_seed, num=num_burnin_steps + num_steps)
-  spins = tf.foldl(sweep, seeds[:num_burnin_steps], initializer=spins)
-
-  def step(carry, step_seed):
-    s, _ = carry
-    s = sweep(s, step_seed)
-    return s, energy_per_site(s)
-
-  _, energies = tf.scan(step, seeds[num_burnin_steps:],
-                        initializer=(spins, tf.zeros([num_chains])))
+def checkerboard_energies(target, num_chains, num_steps, num_burnin_steps,
+                          seed):
+  """Ising energy per site after each sweep, `[num_steps, num_chains]`."""
+  init_seed, burnin_seed, chain_seed = tfp.random.split_seed(seed, n=3)
+  spins = target.metropolis_sweeps(target.random_spins(num_chains, init_seed),
+                                   num_burnin_steps, burnin_seed)
+  states = tf.scan(lambda s, sweep_seed: target.metropolis_sweeps(
+      s, 1, sweep_seed), tf.random.experimental.stateless_split(
+          chain_seed, num_steps), initializer=spins)
+  energies = target.ising_energy(states) / target.num_sites
   return energies, tf.constant(float('nan'))  # Flip rates are not tracked.
 
 
@@ -111,7 +85,7 @@ def main(argv):
         ('NeuralRG + independence MH',
          lambda seed: independence_energies(model, target, *args, seed)),
         ('checkerboard Metropolis',
-         lambda seed: checkerboard_energies(size, temperature, *args, seed))):
+         lambda seed: checkerboard_energies(target, *args, seed))):
       energies, acceptance, seconds, ess = timed(fn)
       steps_per_second = _NUM_CHAINS.value * _NUM_STEPS.value / seconds
       print('{:>4} {:<28} {:>12.0f} {:>10.3f} {:>10.0f} {:>12.1f} '

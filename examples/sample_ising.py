@@ -96,12 +96,10 @@ def main(argv):
   seeds = tfp.random.split_seed((0, _SEED.value), n=4)
   num_draws = _NUM_CHAINS.value * _NUM_STEPS.value
 
-  kernel = tfp_nrg.mcmc.IndependenceMetropolis(target.log_prob, model)
-  init = model.sample(_NUM_CHAINS.value, seed=seeds[0])
-  (states, accepted), seconds = run_chains(lambda: tfp.mcmc.sample_chain(
-      _NUM_STEPS.value, current_state=init, kernel=kernel,
-      num_burnin_steps=_NUM_BURNIN.value,
-      trace_fn=lambda _, r: r.is_accepted, seed=seeds[1]))
+  (states, accepted), seconds = run_chains(
+      lambda: tfp_nrg.mcmc.sample_independence_chains(
+          target.log_prob, model, _NUM_CHAINS.value, _NUM_STEPS.value,
+          _NUM_BURNIN.value, seed=seeds[0]))
   summary = tfp_nrg.observables.ising_chain_summary(target, states,
                                                     seed=seeds[2])
   text, ess_per_second = describe('Independence Metropolis', summary,
@@ -114,10 +112,10 @@ def main(argv):
                  lattice_size=target.lattice_size)
 
   if _LATENT_HMC.value:
-    flow = (model.distribution if isinstance(model, tfp_nrg.Symmetrized)
-            else model).bijector
-    latent = tf.random.stateless_normal(init.shape, seed=seeds[3],
-                                        dtype=init.dtype)
+    flow = tfp_nrg.distributions.flow_of(model)
+    latent = tf.random.stateless_normal(
+        [_NUM_CHAINS.value, flow.lattice_size, flow.lattice_size],
+        seed=seeds[1], dtype=flow.dtype)
     (states, accepted), seconds = run_chains(
         lambda: tfp_nrg.mcmc.sample_latent_hmc(
             target.log_prob, flow, latent, _NUM_STEPS.value,

@@ -15,6 +15,18 @@ Usage:
 
 A run resumes from `--model_dir` if it holds a run of the same configuration,
 and refuses a directory that holds anything else.
+
+Distributed training (`--strategy`): `mirrored` uses all local GPUs (or, with
+`--cpu_replicas=N`, N logical CPU devices); `multi_worker` reads the cluster
+from `TF_CONFIG`, one process per worker, each with its own `--model_dir`
+(they hold identical models), e.g. on two hosts or ports:
+
+  TF_CONFIG='{"cluster": {"worker": ["host0:12345", "host1:12345"]},
+              "task": {"type": "worker", "index": 0}}' \
+      python examples/train_ising.py --strategy=multi_worker --model_dir=w0
+  # and index 1, --model_dir=w1, on the other.
+
+`--batch_size` is the global batch, split evenly over the replicas.
 """
 
 import json
@@ -73,6 +85,22 @@ _EVAL_SAMPLES = flags.DEFINE_integer('eval_samples', 16384,
                                      'Fresh draws for the evaluation.')
 _LOG_EVERY = flags.DEFINE_integer('log_every', 250,
                                   'Steps between progress lines.')
+_TARGET_SAMPLES = flags.DEFINE_integer(
+    'target_samples', 2048,
+    'Independent draws of pi for the evaluation (spins by checkerboard '
+    'Metropolis, fields exactly given the spins): honest ln Z error bars '
+    'and a bridge-sampling ln Z. 0: none.')
+_TARGET_SWEEPS = flags.DEFINE_integer(
+    'target_sweeps', 2000, 'Metropolis sweeps behind each target draw.')
+_STRATEGY = flags.DEFINE_enum(
+    'strategy', 'default', ['default', 'mirrored', 'multi_worker', 'tpu'],
+    'tf.distribute strategy: one device; all local GPUs (or the logical CPUs '
+    'of --cpu_replicas); the workers of TF_CONFIG; the TPU of --tpu.')
+_CPU_REPLICAS = flags.DEFINE_integer(
+    'cpu_replicas', 0,
+    'Split the CPU into this many logical devices (mirrored training '
+    'without accelerators); 0: do not.')
+_TPU = flags.DEFINE_string('tpu', '', 'TPU address for --strategy=tpu.')
 
 
 def run_config():
@@ -90,6 +118,27 @@ def run_config():
   if _SCHEDULE.value == 'cosine':  # The schedule's horizon is the run's.
     config['num_steps'] = _NUM_STEPS.value
   return config
+
+
+def make_strategy():
+  """The `tf.distribute` strategy of the flags; call before any other op."""
+  if _CPU_REPLICAS.value > 1:
+    cpu = tf.config.list_physical_devices('CPU')[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * _CPU_REPLICAS.value)
+  if _STRATEGY.value == 'mirrored':
+    devices = None
+    if not tf.config.list_physical_devices('GPU'):
+      devices = [d.name for d in tf.config.list_logical_devices('CPU')]
+    return tf.distribute.MirroredStrategy(devices)
+  if _STRATEGY.value == 'multi_worker':
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  if _STRATEGY.value == 'tpu':
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=_TPU.value)
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+  return tf.distribute.get_strategy()
 
 
 def save_samples_png(model, target, path, seed):
@@ -135,6 +184,15 @@ def format_report(report, metrics, result, target, steps):
           pm('log_z_dual_estimate'), report['exact_log_z_dual']),
       '  ESS fraction = {:.3f}   independence-Metropolis acceptance = '
       '{:.3f}'.format(metrics['ess_fraction'], metrics['acceptance_rate']),
+  ]
+  if 'log_z_dual_bridge_estimate' in report:
+    lines.append(
+        '  ln Z_dual (bridge sampling with {} target draws) = {}   upper '
+        'bound E_pi[ln w] = {:.4f}   chi^2(pi||q) = {:.3g}'.format(
+            _TARGET_SAMPLES.value, pm('log_z_dual_bridge_estimate'),
+            report['log_z_dual_upper_bound'],
+            report['chi_square_divergence']))
+  lines += [
       '  Ising ln Z = {}   exact {:.4f}'.format(
           pm('log_z_ising_estimate'), report['exact_log_z_ising']),
       '  Ising free energy per site f = {}   exact {:.6f}'.format(
@@ -148,10 +206,12 @@ def format_report(report, metrics, result, target, steps):
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)  # TF's per-checkpoint INFO lines.
+  strategy = make_strategy()
   config = run_config()
   target = tfp_nrg.DualIsing(_LATTICE_SIZE.value, _TEMPERATURE.value,
                              dtype=config['dtype'])
-  model = tfp_nrg.distributions.neural_rg_from_config(config)
+  with strategy.scope():
+    model = tfp_nrg.distributions.neural_rg_from_config(config)
   learning_rate = _LEARNING_RATE.value
   if _SCHEDULE.value == 'cosine':
     learning_rate = tf.keras.optimizers.schedules.CosineDecay(
@@ -163,22 +223,30 @@ def main(argv):
                           if _ESTIMATOR.value == 'path' else
                           tfp_nrg.training.REPARAMETERIZATION),
       jit_compile=_JIT.value, seed=_SEED.value,
-      exact_log_normalizer=target.exact_log_normalizer())
+      exact_log_normalizer=target.exact_log_normalizer(), strategy=strategy)
 
   model_dir = _MODEL_DIR.value or os.path.join(
       'runs', 'ising_L{}_{}'.format(_LATTICE_SIZE.value,
                                     time.strftime('%Y%m%d-%H%M%S')))
-  print('Training {} ({} parameters) in {}'.format(
+  print('Training {} ({} parameters) in {} on {} replica(s)'.format(
       model.name, sum(int(tf.size(v)) for v in model.trainable_variables),
-      model_dir))
+      model_dir, strategy.num_replicas_in_sync))
   result = trainer.fit(_NUM_STEPS.value, model_dir=model_dir, config=config,
                        log_every=_LOG_EVERY.value)
 
+  evaluation_seed = tf.random.experimental.stateless_fold_in(trainer.seed, -1)
+  target_samples = None
+  if _TARGET_SAMPLES.value:
+    target_samples = tf.function(
+        lambda: target.sample_by_metropolis(
+            _TARGET_SAMPLES.value, _TARGET_SWEEPS.value,
+            tf.random.experimental.stateless_fold_in(evaluation_seed, 1)),
+        jit_compile=_JIT.value, autograph=False)()
   metrics = tfp_nrg.training.evaluate(
-      model, target.log_prob, _EVAL_SAMPLES.value,
-      seed=tf.random.experimental.stateless_fold_in(trainer.seed, -1),
+      model, target.log_prob, _EVAL_SAMPLES.value, seed=evaluation_seed,
       observables=tfp_nrg.observables.ising_observables(target),
-      jit_compile=_JIT.value)
+      jit_compile=_JIT.value and strategy.num_replicas_in_sync == 1,
+      target_samples=target_samples)
   report = tfp_nrg.observables.ising_report(target, metrics)
   steps = int(trainer.step.numpy())
   picture = os.path.join(model_dir, 'samples.png')

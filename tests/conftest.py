@@ -1,5 +1,33 @@
-"""Shared test set-up: quiet TensorFlow, the `slow` marker, test helpers."""
+"""Shared test set-up: quiet TensorFlow, two logical CPUs, a trained run."""
 
 import os
 
+import pytest
+
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import tensorflow as tf
+
+import helpers
+
+# Two logical CPU devices, for the tf.distribute tests; this must happen before
+# TensorFlow initializes its devices. Everything else runs on the first.
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices('CPU')[0],
+    [tf.config.LogicalDeviceConfiguration()] * 2)
+
+
+@pytest.fixture(scope='session')
+def trained_example_run(tmp_path_factory):
+  """`examples/train_ising.py` with tiny flags (L = 4, 30 steps), run once.
+
+  Returns a `dict` with `model_dir`, `metrics_out` and the finished process.
+  """
+  root = tmp_path_factory.mktemp('train_ising')
+  model_dir, metrics_out = root / 'model', root / 'metrics.json'
+  done = helpers.run_example('train_ising', *helpers.TRAIN_FLAGS,
+                             '--model_dir={}'.format(model_dir),
+                             '--metrics_out={}'.format(metrics_out))
+  assert done.returncode == 0, done.stderr[-3000:]
+  return dict(model_dir=model_dir, metrics_out=metrics_out, process=done)

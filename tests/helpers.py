@@ -1,9 +1,44 @@
 """Helpers shared by the tests."""
 
 import itertools
+import os
+import subprocess
+import sys
 
 import numpy as np
 import tensorflow as tf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# `examples/train_ising.py` flags for a run of seconds (L = 4, 30 steps).
+TRAIN_FLAGS = ('--lattice_size=4', '--num_steps=30', '--batch_size=32',
+               '--num_couplings=2', '--hidden_units=8', '--eval_samples=512',
+               '--target_samples=256', '--target_sweeps=50', '--log_every=10')
+
+
+def start_example(name, *flags, env=None):
+  """Starts `examples/<name>.py` with `flags` (and `env` added); no wait."""
+  command = [sys.executable, os.path.join(ROOT, 'examples', name + '.py')]
+  return subprocess.Popen(
+      command + list(flags), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+      text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', **(env or {})))
+
+
+def finish(process, timeout):
+  """`(stdout, stderr)` of a started example; killed after `timeout` s."""
+  try:
+    return process.communicate(timeout=timeout)
+  except subprocess.TimeoutExpired:
+    process.kill()
+    return process.communicate()
+
+
+def run_example(name, *flags, timeout=600):
+  """Runs `examples/<name>.py` with `flags`; returns the `CompletedProcess`."""
+  process = start_example(name, *flags)
+  stdout, stderr = finish(process, timeout)
+  return subprocess.CompletedProcess(process.args, process.returncode, stdout,
+                                     stderr)
 
 
 def randomize_variables(module, scale=0.3, seed=0):

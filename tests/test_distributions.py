@@ -88,6 +88,26 @@ def test_symmetrized_is_z2_invariant_and_samples_both_signs():
   assert abs(flipped.sum() - 200) < 40
 
 
+def test_orbit_representative_is_the_sign_the_base_prefers():
+  q = tfp_nrg.Symmetrized(tfp_nrg.neural_rg(4, dtype=tf.float64, **SMALL))
+  helpers.randomize_variables(q, scale=0.5)
+  x = q.sample(200, seed=(11, 12))
+  representative = q.orbit_representative(x)
+  base = q.distribution
+  same = np.all(np.isclose(representative, x), axis=(1, 2))
+  opposite = np.all(np.isclose(representative, -x), axis=(1, 2))
+  assert np.all(same | opposite) and same.any() and opposite.any()
+  np.testing.assert_array_equal(
+      same, base.log_prob(x) >= base.log_prob(-x))
+  np.testing.assert_allclose(q.orbit_representative(-x), representative)
+
+
+def test_flow_of_finds_the_bijector():
+  q = tfp_nrg.neural_rg(4, architecture='tree', **SMALL)
+  assert tfp_nrg.distributions.flow_of(q) is q.bijector
+  assert tfp_nrg.distributions.flow_of(tfp_nrg.Symmetrized(q)) is q.bijector
+
+
 def test_symmetrized_rejects_bad_arguments():
   with pytest.raises(ValueError, match='group'):
     tfp_nrg.Symmetrized(tfd.Normal(0., 1.), group='translations')

@@ -110,6 +110,62 @@ def test_improved_energy_estimator_is_unbiased():
   assert improved.var() < naive.var()
 
 
+@pytest.mark.parametrize('dense', [False, True])
+def test_sample_fields_is_the_gaussian_conditional(dense):
+  size, num_samples = 4, 40000
+  target = tfp_nrg.DualIsing(size, T_C, dtype=tf.float64)
+  covariance = (lattice.adjacency_matrix(size, 2) / T_C +
+                target.shift * np.eye(size * size))
+  spins = np.where(np.random.default_rng(1).random([size, size]) < 0.5, -1.,
+                   1.)
+  if dense:
+    target = tfp_nrg.DualIsing.from_coupling_matrix(
+        lattice.adjacency_matrix(size, 2), T_C, shift=target.shift,
+        dtype=tf.float64)
+    spins = spins.reshape(-1)
+  x = target.sample_fields(np.broadcast_to(spins, (num_samples,) +
+                                           spins.shape), seed=(2, 3)).numpy()
+  x = x.reshape(num_samples, -1)
+  # Mean K_a s and covariance K_a, to 5 standard errors.
+  mean_stderr = np.sqrt(np.diag(covariance) / num_samples)
+  assert np.all(np.abs(x.mean(0) - covariance @ spins.reshape(-1)) <
+                5. * mean_stderr)
+  variance = np.outer(np.diag(covariance), np.diag(covariance))
+  covariance_stderr = np.sqrt((variance + covariance**2) / num_samples)
+  assert np.all(np.abs(np.cov(x.T) - covariance) < 5. * covariance_stderr)
+
+
+def test_metropolis_draws_follow_the_ising_and_dual_distributions():
+  # 4x4 at T_c, 4096 independent chains of 100 sweeps against enumeration:
+  # spin energy, <m^2>, and the improved estimator on the drawn fields.
+  size, num_chains = 4, 4096
+  target = tfp_nrg.DualIsing(size, T_C, dtype=tf.float64)
+  spins, energies, log_z = helpers.ising_enumeration(size, size, T_C)
+  probabilities = np.exp(-energies / T_C - log_z)
+  exact_m2 = np.sum(probabilities * spins.mean(axis=(1, 2))**2)
+  exact_energy = exact.ising_energy_per_site(size, T_C)
+  drawn = tf.function(lambda: target.metropolis_sweeps(
+      target.random_spins(num_chains, (1, 2)), 100, (3, 4)),
+                      jit_compile=True)().numpy()
+  assert set(np.unique(drawn)) == {-1., 1.}
+  x = target.sample_by_metropolis(num_chains, 100, (5, 6))
+  for values, exact_value in (
+      (target.ising_energy(drawn).numpy() / size**2, exact_energy),
+      (drawn.mean(axis=(1, 2))**2, exact_m2),
+      (target.energy_estimator(x).numpy() / size**2, exact_energy)):
+    stderr = values.std() / math.sqrt(num_chains)
+    assert abs(values.mean() - exact_value) < 4. * stderr
+
+
+def test_metropolis_needs_a_bipartite_torus():
+  with pytest.raises(NotImplementedError, match='even side'):
+    tfp_nrg.DualIsing(5, T_C).sample_by_metropolis(4, 2, (1, 2))
+  triangle = np.ones([3, 3]) - np.eye(3)
+  with pytest.raises(NotImplementedError, match='coupling matrix'):
+    tfp_nrg.DualIsing.from_coupling_matrix(triangle).metropolis_sweeps(
+        tf.ones([2, 3]), 1, (1, 2))
+
+
 def test_sample_spins_follows_conditional():
   target = tfp_nrg.DualIsing(4, T_C, dtype=tf.float64)
   x = np.full([40000, 4, 4], 0.3)

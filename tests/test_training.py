@@ -3,8 +3,6 @@
 import json
 import math
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,7 +14,6 @@ import tfp_nrg
 from tfp_nrg import training
 
 T_C = tfp_nrg.exact.CRITICAL_TEMPERATURE
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = dict(num_couplings=2, hidden_units=(8,))
 
 
@@ -184,6 +181,28 @@ def test_reports_corrupt_checkpoint(tmp_path):
     other.fit(2, model_dir=model_dir, config={}, log_every=0)
 
 
+def test_evaluate_with_target_samples_has_honest_log_z_errors():
+  # q = N(0, 1)^4 against pi~ = e^3 N(0.5, 1.3^2)^4: heavy-tailed weights,
+  # chi^2(pi || q) = 90.7 exactly; the target's own draws give the bridge
+  # estimate, the sandwich -F <= ln Z <= E_pi[ln w] and the larger error.
+  tfd = tfp.distributions
+  model = tfd.Sample(tfd.Normal(tf.constant(0., tf.float64), 1.), 4)
+  target = tfd.Sample(tfd.Normal(tf.constant(0.5, tf.float64), 1.3), 4)
+  log_prob = lambda x: 3. + target.log_prob(x)
+  metrics = training.evaluate(model, log_prob, 4000, seed=(3, 4),
+                              target_samples=target.sample(4000, seed=(1, 2)),
+                              jit_compile=False)
+  assert abs(metrics['log_z_bridge_estimate'] - 3.) < (
+      4. * metrics['log_z_bridge_estimate_stderr'])
+  assert metrics['log_z_upper_bound'] > 3. > -metrics['free_energy_bound']
+  assert metrics['log_z_estimate_stderr'] > (
+      metrics['log_z_estimate_delta_stderr'])
+  assert 30. < metrics['chi_square_divergence'] < 300.
+  with pytest.raises(ValueError, match='target_samples'):
+    training.evaluate(model, log_prob, 100, seed=(3, 4),
+                      target_samples=tf.zeros([10, 3], tf.float64))
+
+
 def test_float64_training_step():
   target = tfp_nrg.DualIsing(4, T_C, dtype=tf.float64)
   model = tfp_nrg.neural_rg(4, dtype=tf.float64, **SMALL)
@@ -226,22 +245,9 @@ SAMPLER_KEYS = [
 
 
 @pytest.mark.slow
-def test_ising_examples_end_to_end(tmp_path):
-  metrics_out = tmp_path / 'metrics.json'
-  model_dir = tmp_path / 'model'
-  command = [
-      sys.executable, os.path.join(ROOT, 'examples', 'train_ising.py'),
-      '--lattice_size=4', '--num_steps=30', '--batch_size=32',
-      '--num_couplings=2', '--hidden_units=8', '--eval_samples=512',
-      '--log_every=10', '--model_dir={}'.format(model_dir),
-      '--metrics_out={}'.format(metrics_out)
-  ]
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
-  done = subprocess.run(command, capture_output=True, text=True, env=env,
-                        timeout=600, check=False)
-  assert done.returncode == 0, done.stderr[-3000:]
-  assert 'relative error' in done.stdout
-  metrics = json.loads(metrics_out.read_text())
+def test_train_example_end_to_end(trained_example_run):
+  assert 'relative error' in trained_example_run['process'].stdout
+  metrics = json.loads(trained_example_run['metrics_out'].read_text())
   for key in REQUIRED_KEYS:
     assert isinstance(metrics[key], (int, float)), key
   assert metrics['steps'] == 30
@@ -251,18 +257,29 @@ def test_ising_examples_end_to_end(tmp_path):
   assert metrics['relative_error'] == pytest.approx(
       (metrics['free_energy_bound'] - metrics['exact_free_energy']) /
       abs(metrics['exact_free_energy']))
+  model_dir = trained_example_run['model_dir']
   assert (model_dir / 'samples.png').stat().st_size > 1000
   assert tf.train.latest_checkpoint(str(model_dir)) is not None
-  # The trained model drives the sampler example.
+
+
+@pytest.mark.slow
+def test_train_example_refuses_another_configuration(trained_example_run):
+  model_dir = trained_example_run['model_dir']
+  before = sorted(os.listdir(model_dir))
+  done = helpers.run_example(
+      'train_ising', *helpers.TRAIN_FLAGS, '--num_couplings=3',
+      '--model_dir={}'.format(model_dir))
+  assert done.returncode != 0 and 'num_couplings' in done.stderr
+  assert sorted(os.listdir(model_dir)) == before
+
+
+@pytest.mark.slow
+def test_sample_example_end_to_end(trained_example_run, tmp_path):
   sample_out = tmp_path / 'sample.json'
-  sampler = [
-      sys.executable, os.path.join(ROOT, 'examples', 'sample_ising.py'),
-      '--model_dir={}'.format(model_dir), '--num_chains=8', '--num_steps=60',
-      '--num_burnin_steps=20', '--latent_hmc',
-      '--metrics_out={}'.format(sample_out)
-  ]
-  done = subprocess.run(sampler, capture_output=True, text=True, env=env,
-                        timeout=600, check=False)
+  flags = ['--model_dir={}'.format(trained_example_run['model_dir']),
+           '--num_chains=8', '--num_steps=60', '--num_burnin_steps=20',
+           '--latent_hmc', '--metrics_out={}'.format(sample_out)]
+  done = helpers.run_example('sample_ising', *flags)
   assert done.returncode == 0, done.stderr[-3000:]
   sampled = json.loads(sample_out.read_text())
   for key in SAMPLER_KEYS:
@@ -270,20 +287,11 @@ def test_ising_examples_end_to_end(tmp_path):
   assert sampled['exact_energy_per_site'] == pytest.approx(
       tfp_nrg.exact.ising_energy_per_site(4, T_C))
   assert 'latent_hmc' in sampled
-  done = subprocess.run(sampler + ['--temperature=3.0'], capture_output=True,
-                        text=True, env=env, timeout=600, check=False)
+  done = helpers.run_example('sample_ising', *flags, '--temperature=3.0')
   assert done.returncode != 0 and 'allow_other_temperature' in done.stderr
-  done = subprocess.run(
-      sampler[:2] + ['--model_dir={}'.format(tmp_path / 'nothing')],
-      capture_output=True, text=True, env=env, timeout=600, check=False)
+  done = helpers.run_example(
+      'sample_ising', '--model_dir={}'.format(tmp_path / 'nothing'))
   assert done.returncode != 0 and 'holds no trained model' in done.stderr
-
-  # Same directory, another configuration: refused, nothing overwritten.
-  before = sorted(os.listdir(model_dir))
-  done = subprocess.run(command + ['--num_couplings=3'], capture_output=True,
-                        text=True, env=env, timeout=600, check=False)
-  assert done.returncode != 0 and 'num_couplings' in done.stderr
-  assert sorted(os.listdir(model_dir)) == before
 
 
 if __name__ == '__main__':

@@ -7,23 +7,29 @@ independence Metropolis sampling, all as TFP citizens.
 """
 
 from tfp_nrg import bijectors
+from tfp_nrg import distributions
 from tfp_nrg import exact
 from tfp_nrg import lattice
 from tfp_nrg import mcmc
 from tfp_nrg import observables
+from tfp_nrg import rg
 from tfp_nrg import training
 from tfp_nrg.distributions import neural_rg
 from tfp_nrg.distributions import Symmetrized
+from tfp_nrg.saved_model import export
 from tfp_nrg.targets import DualIsing
 
 __all__ = [
     'DualIsing',
     'Symmetrized',
     'bijectors',
+    'distributions',
     'exact',
+    'export',
     'lattice',
     'mcmc',
     'neural_rg',
     'observables',
+    'rg',
     'training',
 ]

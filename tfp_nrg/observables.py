@@ -62,7 +62,9 @@ def ising_report(target, metrics):
     `relative_error` and `gap_per_site` of the free-energy bound,
     `log_z_dual_estimate(_stderr)`, `log_z_ising_estimate(_stderr)`,
     `free_energy_per_site(_stderr)` (Ising `f`), `energy_per_site(_stderr)`,
-    and `exact_...` values (or `None`).
+    and `exact_...` values (or `None`); if `evaluate` had target samples,
+    also `log_z_dual_bridge_estimate(_stderr)`, `log_z_dual_upper_bound` and
+    `chi_square_divergence`.
   """
   n, temperature = target.num_sites, target.temperature
   try:
@@ -87,6 +89,13 @@ def ising_report(target, metrics):
       exact_free_energy=None, relative_error=None, gap_per_site=None,
       exact_log_z_dual=log_z_dual, exact_log_z_ising=None,
       exact_free_energy_per_site=None)
+  for key, name in (('log_z_bridge_estimate', 'log_z_dual_bridge_estimate'),
+                    ('log_z_bridge_estimate_stderr',
+                     'log_z_dual_bridge_estimate_stderr'),
+                    ('log_z_upper_bound', 'log_z_dual_upper_bound'),
+                    ('chi_square_divergence', 'chi_square_divergence')):
+    if key in metrics:
+      report[name] = metrics[key]
   if log_z_dual is not None:
     exact_free_energy = -log_z_dual
     gap = metrics['free_energy_bound'] - exact_free_energy

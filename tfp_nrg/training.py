@@ -39,6 +39,7 @@ import math
 import os
 import time
 
+from absl import logging
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -115,6 +116,21 @@ class Trainer:
   the seed are all in it). A step whose loss or gradient is not finite is not
   applied, and `fit` stops with a `FloatingPointError` naming it, keeping the
   last (finite) checkpoint.
+
+  With a `tf.distribute` strategy (the model built inside its `scope()`),
+  replica `r` draws `batch_size / num_replicas` draws with the seed
+  `fold_in(fold_in(seed, step), r)`; each replica's loss is its sum over
+  draws divided by the global `batch_size`, so that the all-reduced (summed)
+  loss and gradients are those of the mean over the global batch. Checkpoints
+  hold plain values: a run written under a strategy restores on one device,
+  and vice versa.
+
+  XLA: without a strategy the whole step is one XLA computation. Under a
+  multi-replica strategy each replica's loss and gradients are compiled
+  (`strategy.run` of a `jit_compile` function, as Keras does) and the
+  all-reduce and update run outside XLA; on CPU devices TF 2.21 fails there
+  with a cross-device resource error, so the step then runs uncompiled and a
+  notice is logged.
   """
 
   def __init__(self,
@@ -126,7 +142,8 @@ class Trainer:
                gradient_estimator=REPARAMETERIZATION,
                jit_compile=True,
                seed=0,
-               exact_log_normalizer=None):
+               exact_log_normalizer=None,
+               strategy=None):
     """Builds the optimizer and the compiled step.
 
     Args:
@@ -141,6 +158,8 @@ class Trainer:
       seed: Python `int` or stateless seed of the whole run.
       exact_log_normalizer: optional Python float `ln Z` of the target, to
         report the gap `F + ln Z >= 0`.
+      strategy: optional `tf.distribute.Strategy`; the model's variables
+        must have been created in its `scope()`. Default: the current one.
 
     Raises:
       TypeError, ValueError: on malformed arguments, naming the argument.
@@ -160,29 +179,80 @@ class Trainer:
     self.variables = tuple(model.trainable_variables)
     if not self.variables:
       raise ValueError('`model` has no trainable variables.')
-    self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
-    self.seed = tf.Variable(checks.stateless_seed(seed), trainable=False,
-                            name='seed')
-    self.optimizer = tf.keras.optimizers.Adam(learning_rate,
-                                              global_clipnorm=clip_norm)
-    self.optimizer.build(self.variables)
+    self.strategy = strategy or tf.distribute.get_strategy()
+    if not isinstance(self.strategy, tf.distribute.Strategy):
+      raise TypeError('`strategy` must be a tf.distribute.Strategy; got '
+                      '{!r}.'.format(strategy))
+    if not all(self.strategy.extended.variable_created_in_scope(v)
+               for v in self.variables):
+      raise ValueError('`model` must be built inside `strategy.scope()`.')
+    num_replicas = self.strategy.num_replicas_in_sync
+    if self.batch_size % num_replicas:
+      raise ValueError('`batch_size` ({}) must be a multiple of the number of '
+                       'replicas ({}).'.format(self.batch_size, num_replicas))
+    self.per_replica_batch_size = self.batch_size // num_replicas
+    with self.strategy.scope():
+      self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
+      self.seed = tf.Variable(checks.stateless_seed(seed), trainable=False,
+                              name='seed')
+      self.optimizer = tf.keras.optimizers.Adam(learning_rate,
+                                                global_clipnorm=clip_norm)
+      self.optimizer.build(self.variables)
     self.checkpoint = tf.train.Checkpoint(model=model, optimizer=self.optimizer,
                                           step=self.step, seed=self.seed)
-    self._compiled_step = tf.function(self._step, jit_compile=jit_compile,
-                                      autograph=False)
-    self._compiled_samples = tf.function(
-        lambda seed: model.sample(8, seed=seed), jit_compile=jit_compile,
+    distributed = num_replicas > 1
+    if (jit_compile and distributed and all(
+        'CPU' in d.upper() for d in self.strategy.extended.worker_devices)):
+      logging.warning(
+          'XLA inside a multi-replica tf.distribute step fails on CPU devices '
+          'in TF 2.21 (cross-device resource error): training without XLA.')
+      jit_compile = False
+    self._replica_loss_and_gradients = tf.function(
+        self._replica_loss_and_gradients_fn,
+        jit_compile=jit_compile and distributed, autograph=False)
+    self._compiled_step = tf.function(
+        self._step, jit_compile=jit_compile and not distributed,
         autograph=False)
+    self._compiled_samples = tf.function(
+        lambda seed: model.sample(8, seed=seed),
+        jit_compile=jit_compile and not distributed, autograph=False)
+
+  def _replica_loss_and_gradients_fn(self, seed):
+    """One replica's draws of the free energy and its gradient share."""
+    replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+    replica_seed = tf.random.experimental.stateless_fold_in(
+        seed, tf.cast(replica, tf.int32))
+    with tf.GradientTape() as tape:
+      per_draw, _ = free_energy_per_draw(self.model, self.target_log_prob_fn,
+                                         self.per_replica_batch_size,
+                                         replica_seed, self.gradient_estimator)
+      loss_share = tf.reduce_sum(per_draw) / self.batch_size
+    return per_draw, tape.gradient(loss_share, self.variables)
+
+  def loss_and_gradients(self, seed):
+    """Free energy per draw of the global batch, and the loss's gradients.
+
+    Runs on every replica and all-reduces; call it in a `tf.function` (as
+    the training step does) or eagerly.
+
+    Args:
+      seed: the step's stateless seed (replica `r` uses `fold_in(seed, r)`).
+
+    Returns:
+      `(per_draw, gradients)`: `[batch_size]` values of `ln q - ln pi`, in
+      replica order, and the gradients of their mean, one per variable.
+    """
+    per_draw, gradients = self.strategy.run(self._replica_loss_and_gradients,
+                                            args=(seed,))
+    sum_ = tf.distribute.ReduceOp.SUM
+    return (self.strategy.gather(per_draw, axis=0),
+            [self.strategy.reduce(sum_, g, axis=None) for g in gradients])
 
   def _step(self):
     seed = tf.random.experimental.stateless_fold_in(
         self.seed, tf.cast(self.step, tf.int32))
-    with tf.GradientTape() as tape:
-      per_draw, _ = free_energy_per_draw(self.model, self.target_log_prob_fn,
-                                         self.batch_size, seed,
-                                         self.gradient_estimator)
-      loss = tf.reduce_mean(per_draw)
-    gradients = tape.gradient(loss, self.variables)
+    per_draw, gradients = self.loss_and_gradients(seed)
+    loss = tf.reduce_mean(per_draw)
     grad_norm = tf.linalg.global_norm(gradients)
     finite = tf.math.is_finite(loss) & tf.math.is_finite(grad_norm)
 
@@ -379,14 +449,56 @@ def _restore(checkpoint, path):
                      'does not match this model ({}).'.format(path, e)) from e
 
 
+def _with_target_samples(model, target_log_prob_fn, target_samples,
+                         log_w_proposal, batch_size, jit_compile):
+  """`evaluate`'s figures that use independent draws of the target."""
+  target_samples = tf.convert_to_tensor(target_samples, dtype=model.dtype,
+                                        name='target_samples')
+  if (target_samples.shape.rank is None or target_samples.shape[0] is None or
+      target_samples.shape[0] < 2 or not target_samples.shape[1:]
+      .is_compatible_with(model.event_shape)):
+    raise ValueError('`target_samples` must have shape [m >= 2] + {}; got '
+                     '{}.'.format(model.event_shape, target_samples.shape))
+  log_weights = tf.function(
+      lambda x: target_log_prob_fn(x) - model.log_prob(x),
+      jit_compile=jit_compile, autograph=False)
+  log_w_target = tf.cast(tf.concat(
+      [log_weights(target_samples[i:i + batch_size])
+       for i in range(0, target_samples.shape[0], batch_size)], axis=0),
+                         tf.float64)
+  if not np.all(np.isfinite(log_w_target.numpy())):
+    raise FloatingPointError('Non-finite log-weights at the target samples.')
+  log_z, stderr = mcmc.bridge_log_normalizer(log_w_proposal, log_w_target)
+  chi_square = mcmc.chi_square_divergence(log_w_target, log_z)
+  delta_stderr = float(mcmc.log_mean_exp(log_w_proposal)[1])
+  n = int(log_w_proposal.shape[0])
+  return dict(
+      log_z_bridge_estimate=float(log_z),
+      log_z_bridge_estimate_stderr=float(stderr),
+      chi_square_divergence=float(chi_square),
+      log_z_estimate_stderr=max(delta_stderr,
+                                math.sqrt(float(chi_square) / n)),
+      log_z_upper_bound=float(tf.reduce_mean(log_w_target)))
+
+
 def evaluate(model,
              target_log_prob_fn,
              num_samples,
              seed,
              batch_size=1024,
              observables=None,
-             jit_compile=True):
+             jit_compile=True,
+             target_samples=None):
   """Estimates on a fresh batch: free-energy bound, ln Z, ESS, acceptance.
+
+  The importance-sampling error of `ln Z` from draws of `q` alone is the
+  delta method's, which misses what the draws never reached: with
+  heavy-tailed weights (a flow that under-covers part of `pi`) it is too
+  small. Independent draws of `pi` (`target_samples`, e.g. from
+  `DualIsing.sample_by_metropolis`) measure the weights' true relative
+  variance `chi^2(pi || q)` where it comes from; the reported error is then
+  the larger of the two, and the bridge estimate of `ln Z`, which uses both
+  sets and keeps an honest error bar, is added.
 
   Args:
     model: a `tfd.Distribution`, the proposal.
@@ -397,14 +509,19 @@ def evaluate(model,
     observables: optional `dict` of `name -> f`, `f(x)` a per-draw tensor;
       each is estimated under `pi` by self-normalized importance sampling.
     jit_compile: Python `bool`.
+    target_samples: optional `Tensor` `[m] + event_shape` of independent
+      draws of `pi`, `m >= 2`.
 
   Returns:
     A `dict` of Python floats: `free_energy_bound` (mean of `ln q - ln pi`)
-    and `free_energy_bound_stderr`; `log_z_estimate` and
-    `log_z_estimate_stderr` (`ln mean w`, delta method); `ess_fraction`;
-    `acceptance_rate` (independence Metropolis through the draws); and for
-    each observable `name`, `name_stderr` and `name_unweighted` (the plain
-    flow average, biased unless `q = pi`).
+    and `free_energy_bound_stderr`; `log_z_estimate` (`ln mean w`) and
+    `log_z_estimate_stderr` (delta method, or the larger
+    `sqrt(chi^2 / n)` with `target_samples`), `log_z_estimate_delta_stderr`;
+    `ess_fraction`; `acceptance_rate` (independence Metropolis through the
+    draws); for each observable `name`, `name_stderr` and
+    `name_unweighted` (the plain flow average, biased unless `q = pi`); with
+    `target_samples` also `log_z_bridge_estimate(_stderr)`,
+    `chi_square_divergence` and `log_z_upper_bound` (`E_pi[ln w] >= ln Z`).
   """
   num_samples = checks.check_positive_int(num_samples, 'num_samples', 2)
   batch_size = min(checks.check_positive_int(batch_size, 'batch_size'),
@@ -433,10 +550,15 @@ def evaluate(model,
                                      math.sqrt(num_samples)),
       log_z_estimate=float(log_z),
       log_z_estimate_stderr=float(log_z_stderr),
+      log_z_estimate_delta_stderr=float(log_z_stderr),
       ess_fraction=float(mcmc.importance_ess_fraction(log_w)),
       acceptance_rate=float(mcmc.independence_chain_acceptance(
           log_w, seeds[-1])),
   )
+  if target_samples is not None:
+    metrics.update(_with_target_samples(model, target_log_prob_fn,
+                                        target_samples, log_w, batch_size,
+                                        jit_compile))
   for name in observables:
     values = tf.cast(tf.concat([r[1][name] for r in results],
                                axis=0)[:num_samples], tf.float64)

@@ -23,6 +23,22 @@ def check_hidden_units(hidden_units):
   return hidden_units
 
 
+def check_conditioner_dtype(conditioner_dtype, dtype):
+  """`conditioner_dtype` as a float `tf.DType` (`dtype` if `None`)."""
+  if conditioner_dtype is None:
+    return dtype
+  allowed = (tf.bfloat16, tf.float16, tf.float32, tf.float64)
+  try:
+    conditioner_dtype = tf.as_dtype(conditioner_dtype)
+  except TypeError:
+    conditioner_dtype = None
+  if conditioner_dtype not in allowed:
+    raise TypeError('`conditioner_dtype` must be None or one of {}; got '
+                    '{!r}.'.format([d.name for d in allowed],
+                                   conditioner_dtype))
+  return conditioner_dtype
+
+
 class _Conditioners(tf.Module):
   """One MLP `(shift, log_scale) = f(half)` per coupling, weights stacked.
 
@@ -36,8 +52,10 @@ class _Conditioners(tf.Module):
   each matmul and elementwise op runs along the long axis of `M` patches.
   """
 
-  def __init__(self, num_couplings, hidden_units, dtype, seed, name):
+  def __init__(self, num_couplings, hidden_units, dtype, compute_dtype, seed,
+               name):
     super().__init__(name=name)
+    self.compute_dtype = compute_dtype
     sizes = (2,) + hidden_units
     self.kernels = []
     self.biases = []
@@ -71,20 +89,28 @@ class _Conditioners(tf.Module):
                [self.output_kernel, self.output_bias, self.log_scale_bound])
     per_variable = [tf.unstack(v) for v in stacked]
     num_couplings = len(per_variable[0])
-    return [functools.partial(_mlp, [w[i] for w in per_variable])
+    return [functools.partial(_mlp, [w[i] for w in per_variable],
+                              self.compute_dtype)
             for i in range(num_couplings)]
 
 
-def _mlp(weights, h):
-  """The conditioner MLP; `weights = kernels + biases + [out_k, out_b, c]`."""
+def _mlp(weights, compute_dtype, h):
+  """The conditioner MLP; `weights = kernels + biases + [out_k, out_b, c]`.
+
+  The layers run in `compute_dtype` (e.g. bfloat16 on accelerators); the
+  outputs, and everything the log-determinant is made of, in `h.dtype`.
+  """
+  dtype = h.dtype
   num_hidden = (len(weights) - 3) // 2
-  kernels, biases = weights[:num_hidden], weights[num_hidden:2 * num_hidden]
-  output_kernel, output_bias, log_scale_bound = weights[2 * num_hidden:]
+  layers = [tf.cast(w, compute_dtype) for w in weights[:2 * num_hidden + 2]]
+  kernels, biases = layers[:num_hidden], layers[num_hidden:2 * num_hidden]
+  output_kernel, output_bias = layers[2 * num_hidden:]
+  h = tf.cast(h, compute_dtype)
   for kernel, bias in zip(kernels, biases):
     h = tf.math.tanh(tf.linalg.matmul(kernel, h) + bias)
   shift, raw_log_scale = tf.split(
-      tf.linalg.matmul(output_kernel, h) + output_bias, 2)
-  return shift, log_scale_bound * tf.math.tanh(raw_log_scale)
+      tf.cast(tf.linalg.matmul(output_kernel, h) + output_bias, dtype), 2)
+  return shift, weights[-1] * tf.math.tanh(raw_log_scale)
 
 
 class PatchCouplingBlock(one_pass.OnePassBijector):
@@ -118,6 +144,7 @@ class PatchCouplingBlock(one_pass.OnePassBijector):
                num_couplings=4,
                hidden_units=(10, 10, 10),
                dtype=tf.float32,
+               conditioner_dtype=None,
                seed=0,
                validate_args=False,
                name='patch_coupling_block'):
@@ -127,7 +154,13 @@ class PatchCouplingBlock(one_pass.OnePassBijector):
       num_couplings: Python `int` >= 1, number of affine couplings.
       hidden_units: sequence of positive Python ints, the conditioners' hidden
         layer widths.
-      dtype: `tf.float32` or `tf.float64`.
+      dtype: `tf.float32` or `tf.float64`: of the variables, the fields and
+        the log-determinant.
+      conditioner_dtype: `None` (= `dtype`), or a lower precision such as
+        `tf.bfloat16` in which the conditioner MLPs compute (mixed precision:
+        variables, shifts, scales and log-dets stay in `dtype`). The map is
+        still exactly invertible: a coupling's inverse recomputes the same
+        conditioner outputs from the same, unchanged half.
       seed: Python `int` or stateless seed, seeds the initial weights.
       validate_args: Python `bool`.
       name: Python `str`.
@@ -138,11 +171,13 @@ class PatchCouplingBlock(one_pass.OnePassBijector):
     parameters = dict(locals())
     num_couplings = checks.check_positive_int(num_couplings, 'num_couplings')
     dtype = checks.check_float_dtype(dtype)
+    conditioner_dtype = check_conditioner_dtype(conditioner_dtype, dtype)
     hidden_units = check_hidden_units(hidden_units)
     with tf.name_scope(name) as name:
       self._num_couplings = num_couplings
       self._conditioners = _Conditioners(num_couplings, hidden_units, dtype,
-                                         seed, name='conditioners')
+                                         conditioner_dtype, seed,
+                                         name='conditioners')
       super().__init__(
           forward_min_event_ndims=1,
           dtype=dtype,
@@ -153,6 +188,10 @@ class PatchCouplingBlock(one_pass.OnePassBijector):
   @property
   def num_couplings(self):
     return self._num_couplings
+
+  @property
+  def conditioner_dtype(self):
+    return self._conditioners.compute_dtype
 
   def forward_and_log_det_halves(self, a, b):
     """The forward map on halves `a`, `b` of shape `[2, M]`; log-det `[M]`."""

@@ -119,7 +119,8 @@ class HierarchicalFlow(one_pass.OnePassBijector):
   """
 
   def __init__(self, lattice_size, schedule, num_latent_scales, num_couplings,
-               hidden_units, dtype, seed, validate_args, parameters, name):
+               hidden_units, dtype, conditioner_dtype, seed, validate_args,
+               parameters, name):
     """Builds the layers.
 
     Args:
@@ -130,6 +131,7 @@ class HierarchicalFlow(one_pass.OnePassBijector):
       num_couplings: see `PatchCouplingBlock`.
       hidden_units: see `PatchCouplingBlock`.
       dtype: see `PatchCouplingBlock`.
+      conditioner_dtype: see `PatchCouplingBlock`.
       seed: Python `int` or stateless seed for the initial weights.
       validate_args: Python `bool`.
       parameters: the subclass's `dict(locals())`.
@@ -145,7 +147,8 @@ class HierarchicalFlow(one_pass.OnePassBijector):
       blocks = {
           key: coupling_block.PatchCouplingBlock(
               num_couplings=num_couplings, hidden_units=hidden_units,
-              dtype=dtype, seed=seeds[i], validate_args=validate_args,
+              dtype=dtype, conditioner_dtype=conditioner_dtype,
+              seed=seeds[i], validate_args=validate_args,
               name='block_{}'.format(i))
           for i, key in enumerate(keys)}
       self._layers = [
@@ -224,6 +227,7 @@ class MERA(HierarchicalFlow):
                hidden_units=(10, 10, 10),
                share_across_scales=False,
                dtype=tf.float32,
+               conditioner_dtype=None,
                seed=0,
                validate_args=False,
                name='mera'):
@@ -238,6 +242,8 @@ class MERA(HierarchicalFlow):
       share_across_scales: Python `bool`; if `True` the `k`-th disentangler
         (decimator) of every scale uses the same block, as a fixed-point RG.
       dtype: `tf.float32` or `tf.float64`.
+      conditioner_dtype: `None` (= `dtype`) or e.g. `tf.bfloat16`, the
+        precision of the conditioner MLPs (see `PatchCouplingBlock`).
       seed: Python `int` or stateless seed for the initial weights.
       validate_args: Python `bool`.
       name: Python `str`.
@@ -249,7 +255,8 @@ class MERA(HierarchicalFlow):
     lattice_size, depth, schedule = _rg_schedule(
         lattice_size, depth, repeat, share_across_scales, disentangle=True)
     super().__init__(lattice_size, schedule, depth, num_couplings,
-                     hidden_units, dtype, seed, validate_args, parameters, name)
+                     hidden_units, dtype, conditioner_dtype, seed,
+                     validate_args, parameters, name)
 
 
 class Tree(HierarchicalFlow):
@@ -266,6 +273,7 @@ class Tree(HierarchicalFlow):
                hidden_units=(10, 10, 10),
                share_across_scales=False,
                dtype=tf.float32,
+               conditioner_dtype=None,
                seed=0,
                validate_args=False,
                name='tree'):
@@ -274,7 +282,8 @@ class Tree(HierarchicalFlow):
     lattice_size, depth, schedule = _rg_schedule(
         lattice_size, depth, repeat, share_across_scales, disentangle=False)
     super().__init__(lattice_size, schedule, depth, num_couplings,
-                     hidden_units, dtype, seed, validate_args, parameters, name)
+                     hidden_units, dtype, conditioner_dtype, seed,
+                     validate_args, parameters, name)
 
 
 class TEBD(HierarchicalFlow):
@@ -292,6 +301,7 @@ class TEBD(HierarchicalFlow):
                num_couplings=4,
                hidden_units=(10, 10, 10),
                dtype=tf.float32,
+               conditioner_dtype=None,
                seed=0,
                validate_args=False,
                name='tebd'):
@@ -303,6 +313,7 @@ class TEBD(HierarchicalFlow):
       num_couplings: as in `MERA`.
       hidden_units: as in `MERA`.
       dtype: as in `MERA`.
+      conditioner_dtype: as in `MERA`.
       seed: as in `MERA`.
       validate_args: Python `bool`.
       name: Python `str`.
@@ -312,4 +323,5 @@ class TEBD(HierarchicalFlow):
     depth = checks.check_positive_int(depth, 'depth')
     schedule = [(0, j % 2 == 0, j) for j in range(depth)]
     super().__init__(lattice_size, schedule, 0, num_couplings, hidden_units,
-                     dtype, seed, validate_args, parameters, name)
+                     dtype, conditioner_dtype, seed, validate_args, parameters,
+                     name)

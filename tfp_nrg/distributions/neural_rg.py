@@ -9,7 +9,7 @@ from tfp_nrg.internal import checks
 
 tfd = tfp.distributions
 
-__all__ = ['ARCHITECTURES', 'neural_rg', 'neural_rg_from_config']
+__all__ = ['ARCHITECTURES', 'flow_of', 'neural_rg', 'neural_rg_from_config']
 
 ARCHITECTURES = ('mera', 'tebd', 'tree')
 
@@ -22,6 +22,7 @@ def neural_rg(lattice_size,
               hidden_units=(10, 10, 10),
               share_across_scales=False,
               dtype=tf.float32,
+              conditioner_dtype=None,
               seed=0,
               validate_args=False,
               name='NeuralRG'):
@@ -57,6 +58,8 @@ def neural_rg(lattice_size,
     hidden_units: conditioner MLP hidden widths.
     share_across_scales: share blocks across scales (`'mera'`, `'tree'`).
     dtype: `tf.float32` or `tf.float64`.
+    conditioner_dtype: `None` (= `dtype`) or a lower precision such as
+      `tf.bfloat16` for the conditioner MLPs; log-dets stay in `dtype`.
     seed: Python `int` or stateless seed for the initial weights.
     validate_args: Python `bool`.
     name: Python `str`.
@@ -73,7 +76,8 @@ def neural_rg(lattice_size,
   lattice_size = checks.check_lattice_size(lattice_size, power_of_two=True)
   dtype = checks.check_float_dtype(dtype)
   common = dict(num_couplings=num_couplings, hidden_units=hidden_units,
-                dtype=dtype, seed=seed, validate_args=validate_args)
+                dtype=dtype, conditioner_dtype=conditioner_dtype, seed=seed,
+                validate_args=validate_args)
   if architecture == 'tebd':
     flow = bijectors.TEBD(lattice_size, depth=2 if depth is None else depth,
                           **common)
@@ -97,8 +101,9 @@ def neural_rg_from_config(config):
   Args:
     config: `dict` with the keys `lattice_size`, `architecture`, `depth`,
       `repeat`, `num_couplings`, `hidden_units`, `share_across_scales`,
-      `dtype` (`'float32'` or `'float64'`), `seed` and `symmetrize`; other
-      keys are ignored.
+      `dtype` (`'float32'` or `'float64'`), `seed` and `symmetrize`;
+      optionally `conditioner_dtype` (e.g. `'bfloat16'`); other keys are
+      ignored.
 
   Returns:
     `neural_rg(...)`, wrapped in `Symmetrized` if `config['symmetrize']`.
@@ -118,5 +123,30 @@ def neural_rg_from_config(config):
       num_couplings=config['num_couplings'],
       hidden_units=config['hidden_units'],
       share_across_scales=config['share_across_scales'],
-      dtype=config['dtype'], seed=config['seed'])
+      dtype=config['dtype'],
+      conditioner_dtype=config.get('conditioner_dtype'), seed=config['seed'])
   return symmetrized.Symmetrized(model) if config['symmetrize'] else model
+
+
+def flow_of(model):
+  """The NeuralRG bijector `g` (latent -> physical) of a model.
+
+  Args:
+    model: what `neural_rg` or `neural_rg_from_config` returns: a
+      `tfd.TransformedDistribution` over a NeuralRG flow, possibly wrapped in
+      `Symmetrized`.
+
+  Returns:
+    The `tfp_nrg.bijectors.HierarchicalFlow` (a `MERA`, `TEBD` or `Tree`).
+
+  Raises:
+    TypeError: if `model` is not such a distribution.
+  """
+  base = (model.distribution if isinstance(model, symmetrized.Symmetrized)
+          else model)
+  flow = getattr(base, 'bijector', None)
+  if not isinstance(flow, bijectors.HierarchicalFlow):
+    raise TypeError('`model` must be a NeuralRG distribution (as `neural_rg` '
+                    'returns, optionally `Symmetrized`); got {!r}.'.format(
+                        model))
+  return flow

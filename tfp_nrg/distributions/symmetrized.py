@@ -96,6 +96,28 @@ class Symmetrized(tfd.Distribution):
   def _event_shape_tensor(self):
     return self._distribution.event_shape_tensor()
 
+  def orbit_representative(self, x):
+    """The member of each `x`'s orbit `{x, -x}` that the base prefers.
+
+    Returns `g x` with `g = argmax_g q(g x)`: the mixture's hidden group
+    element at its most probable value. Analyses of the base flow (e.g.
+    `tfp_nrg.rg`, which inverts it) should see these representatives: the
+    other member is one the base flow rarely generates, and its latent
+    variables are atypical.
+
+    Args:
+      x: `Tensor` of draws, `batch + event_shape`.
+
+    Returns:
+      `Tensor` like `x`.
+    """
+    x = tf.convert_to_tensor(x, dtype_hint=self.dtype)
+    keep = self._distribution.log_prob(x) >= self._distribution.log_prob(-x)
+    event_ndims = self._distribution.event_shape.rank
+    keep = tf.reshape(keep, tf.concat(
+        [tf.shape(keep), tf.ones([event_ndims], tf.int32)], axis=0))
+    return tf.where(keep, x, -x)
+
   def _random_signs(self, x, seed):
     """+-1 with probability 1/2 each, one per draw, broadcastable to `x`."""
     event_ndims = self._distribution.event_shape.rank

@@ -1,6 +1,8 @@
 """MCMC with independent (flow) proposals; importance-sampling diagnostics."""
 
+from tfp_nrg.mcmc.diagnostics import bridge_log_normalizer
 from tfp_nrg.mcmc.diagnostics import chain_mean
+from tfp_nrg.mcmc.diagnostics import chi_square_divergence
 from tfp_nrg.mcmc.diagnostics import importance_ess_fraction
 from tfp_nrg.mcmc.diagnostics import independence_chain_acceptance
 from tfp_nrg.mcmc.diagnostics import jackknife
@@ -9,17 +11,21 @@ from tfp_nrg.mcmc.diagnostics import self_normalized_expectation
 from tfp_nrg.mcmc.kernels import IndependenceMetropolis
 from tfp_nrg.mcmc.kernels import UncalibratedIndependenceMetropolis
 from tfp_nrg.mcmc.kernels import UncalibratedIndependenceMetropolisResults
+from tfp_nrg.mcmc.kernels import sample_independence_chains
 from tfp_nrg.mcmc.latent_hmc import sample_latent_hmc
 
 __all__ = [
     'IndependenceMetropolis',
     'UncalibratedIndependenceMetropolis',
     'UncalibratedIndependenceMetropolisResults',
+    'bridge_log_normalizer',
     'chain_mean',
+    'chi_square_divergence',
     'importance_ess_fraction',
     'independence_chain_acceptance',
     'jackknife',
     'log_mean_exp',
+    'sample_independence_chains',
     'sample_latent_hmc',
     'self_normalized_expectation',
 ]

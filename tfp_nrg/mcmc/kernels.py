@@ -37,6 +37,7 @@ __all__ = [
     'IndependenceMetropolis',
     'UncalibratedIndependenceMetropolis',
     'UncalibratedIndependenceMetropolisResults',
+    'sample_independence_chains',
 ]
 
 
@@ -205,3 +206,38 @@ class IndependenceMetropolis(tfp.mcmc.TransitionKernel):
   def bootstrap_results(self, init_state):
     """`MetropolisHastingsResults` of the initial state."""
     return self._impl.bootstrap_results(init_state)
+
+
+def sample_independence_chains(target_log_prob_fn,
+                               proposal,
+                               num_chains,
+                               num_results,
+                               num_burnin_steps=0,
+                               seed=None):
+  """Runs `num_chains` independence Metropolis chains started from `proposal`.
+
+  The chains start from proposal draws, so that with `num_burnin_steps = 0`
+  the first kept state is already one accepted-or-not step away from `q`.
+  Call it inside `tf.function(jit_compile=True)` for speed.
+
+  Args:
+    target_log_prob_fn: callable `x -> ln pi(x)`.
+    proposal: the proposal distribution (see `IndependenceMetropolis`).
+    num_chains: Python `int` >= 1.
+    num_results: Python `int` >= 1, steps kept per chain.
+    num_burnin_steps: Python `int` >= 0, steps discarded first.
+    seed: a stateless seed.
+
+  Returns:
+    `(states, is_accepted)`: `[num_results, num_chains] + event_shape` and
+    `[num_results, num_chains]`.
+  """
+  init_seed, chain_seed = tfp.random.split_seed(seed, n=2)
+  kernel = IndependenceMetropolis(target_log_prob_fn, proposal)
+  return tfp.mcmc.sample_chain(
+      num_results,
+      current_state=proposal.sample(num_chains, seed=init_seed),
+      kernel=kernel,
+      num_burnin_steps=num_burnin_steps,
+      trace_fn=lambda _, results: results.is_accepted,
+      seed=chain_seed)
