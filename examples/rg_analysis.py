@@ -80,6 +80,12 @@ def pyplot():
   return plt
 
 
+def save(fig, path):
+  fig.tight_layout()
+  fig.savefig(path, dpi=90)
+  pyplot().close(fig)
+
+
 def image_row(axes, fields, titles, shared_scale=True):
   """Fields on a diverging colour scale, shared or one per panel."""
   shared_limit = max(float(np.abs(f).max()) for f in fields)
@@ -103,9 +109,7 @@ def plot_regeneration(path, fresh, zero):
   for e in range(num_examples):
     image_row(axes[2 * e], fresh[:, e], [t + ', redrawn' for t in titles])
     image_row(axes[2 * e + 1], zero[:, e], [t + ', zeros' for t in titles])
-  fig.tight_layout()
-  fig.savefig(path, dpi=90)
-  plt.close(fig)
+  save(fig, path)
 
 
 def plot_receptive_fields(path, fields, sites):
@@ -116,9 +120,7 @@ def plot_receptive_fields(path, fields, sites):
   image_row(axes[0], fields, titles, shared_scale=False)
   for ax, (i, j) in zip(axes[0], sites):
     ax.plot(j, i, 'k+', markersize=8)
-  fig.tight_layout()
-  fig.savefig(path, dpi=90)
-  plt.close(fig)
+  save(fig, path)
 
 
 def plot_correlations(path, correlations):
@@ -130,9 +132,7 @@ def plot_correlations(path, correlations):
   ax.set_xlabel('distance r (sites)')
   ax.set_ylabel('g(r)')
   ax.legend(fontsize=8)
-  fig.tight_layout()
-  fig.savefig(path, dpi=90)
-  plt.close(fig)
+  save(fig, path)
 
 
 def plot_mutual_information(path, halves, pairs):
@@ -150,9 +150,7 @@ def plot_mutual_information(path, halves, pairs):
   right.set_xticklabels(names, fontsize=8)
   right.set_ylabel('I(neighbour pair) [nats]')
   right.legend(fontsize=8)
-  fig.tight_layout()
-  fig.savefig(path, dpi=90)
-  plt.close(fig)
+  save(fig, path)
 
 
 def plot_wandering(path, linear, great_circle):
@@ -163,9 +161,7 @@ def plot_wandering(path, linear, great_circle):
   titles = ['t = {:.2f}'.format(t) for t in np.linspace(0., 1., num_frames)]
   image_row(axes[0], linear, titles)
   image_row(axes[1], great_circle, titles)
-  fig.tight_layout()
-  fig.savefig(path, dpi=90)
-  plt.close(fig)
+  save(fig, path)
 
 
 def write_index(path, header, couplings):

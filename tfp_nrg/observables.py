@@ -62,9 +62,10 @@ def ising_report(target, metrics):
     `relative_error` and `gap_per_site` of the free-energy bound,
     `log_z_dual_estimate(_stderr)`, `log_z_ising_estimate(_stderr)`,
     `free_energy_per_site(_stderr)` (Ising `f`), `energy_per_site(_stderr)`,
-    and `exact_...` values (or `None`); if `evaluate` had target samples,
-    also `log_z_dual_bridge_estimate(_stderr)`, `log_z_dual_upper_bound` and
-    `chi_square_divergence`.
+    and `exact_...` values (or `None`); `log_z_dual_importance_estimate
+    (_stderr)`; if `evaluate` had target samples (then `ln Z` is the bridge
+    estimate), also `log_z_dual_upper_bound`, `chi_square_divergence` and
+    `energy_per_site_target_draws(_stderr)`.
   """
   n, temperature = target.num_sites, target.temperature
   try:
@@ -89,11 +90,15 @@ def ising_report(target, metrics):
       exact_free_energy=None, relative_error=None, gap_per_site=None,
       exact_log_z_dual=log_z_dual, exact_log_z_ising=None,
       exact_free_energy_per_site=None)
-  for key, name in (('log_z_bridge_estimate', 'log_z_dual_bridge_estimate'),
-                    ('log_z_bridge_estimate_stderr',
-                     'log_z_dual_bridge_estimate_stderr'),
-                    ('log_z_upper_bound', 'log_z_dual_upper_bound'),
-                    ('chi_square_divergence', 'chi_square_divergence')):
+  for key, name in (
+      ('log_z_importance_estimate', 'log_z_dual_importance_estimate'),
+      ('log_z_importance_estimate_stderr',
+       'log_z_dual_importance_estimate_stderr'),
+      ('log_z_upper_bound', 'log_z_dual_upper_bound'),
+      ('chi_square_divergence', 'chi_square_divergence'),
+      ('energy_per_site_target_draws', 'energy_per_site_target_draws'),
+      ('energy_per_site_target_draws_stderr',
+       'energy_per_site_target_draws_stderr')):
     if key in metrics:
       report[name] = metrics[key]
   if log_z_dual is not None:

@@ -207,9 +207,11 @@ class Trainer:
           'XLA inside a multi-replica tf.distribute step fails on CPU devices '
           'in TF 2.21 (cross-device resource error): training without XLA.')
       jit_compile = False
-    self._replica_loss_and_gradients = tf.function(
-        self._replica_loss_and_gradients_fn,
-        jit_compile=jit_compile and distributed, autograph=False)
+    # One replica: traced inline into the (compiled) step.
+    self._replica_loss_and_gradients = (tf.function(
+        self._replica_loss_and_gradients_fn, jit_compile=jit_compile,
+        autograph=False) if distributed else
+                                        self._replica_loss_and_gradients_fn)
     self._compiled_step = tf.function(
         self._step, jit_compile=jit_compile and not distributed,
         autograph=False)
@@ -449,9 +451,7 @@ def _restore(checkpoint, path):
                      'does not match this model ({}).'.format(path, e)) from e
 
 
-def _with_target_samples(model, target_log_prob_fn, target_samples,
-                         log_w_proposal, batch_size, jit_compile):
-  """`evaluate`'s figures that use independent draws of the target."""
+def _check_target_samples(target_samples, model):
   target_samples = tf.convert_to_tensor(target_samples, dtype=model.dtype,
                                         name='target_samples')
   if (target_samples.shape.rank is None or target_samples.shape[0] is None or
@@ -459,26 +459,15 @@ def _with_target_samples(model, target_log_prob_fn, target_samples,
       .is_compatible_with(model.event_shape)):
     raise ValueError('`target_samples` must have shape [m >= 2] + {}; got '
                      '{}.'.format(model.event_shape, target_samples.shape))
-  log_weights = tf.function(
-      lambda x: target_log_prob_fn(x) - model.log_prob(x),
-      jit_compile=jit_compile, autograph=False)
-  log_w_target = tf.cast(tf.concat(
-      [log_weights(target_samples[i:i + batch_size])
-       for i in range(0, target_samples.shape[0], batch_size)], axis=0),
-                         tf.float64)
-  if not np.all(np.isfinite(log_w_target.numpy())):
-    raise FloatingPointError('Non-finite log-weights at the target samples.')
-  log_z, stderr = mcmc.bridge_log_normalizer(log_w_proposal, log_w_target)
-  chi_square = mcmc.chi_square_divergence(log_w_target, log_z)
-  delta_stderr = float(mcmc.log_mean_exp(log_w_proposal)[1])
-  n = int(log_w_proposal.shape[0])
-  return dict(
-      log_z_bridge_estimate=float(log_z),
-      log_z_bridge_estimate_stderr=float(stderr),
-      chi_square_divergence=float(chi_square),
-      log_z_estimate_stderr=max(delta_stderr,
-                                math.sqrt(float(chi_square) / n)),
-      log_z_upper_bound=float(tf.reduce_mean(log_w_target)))
+  return target_samples
+
+
+def _finite_float64(values, where):
+  values = tf.cast(values, tf.float64)
+  if not np.all(np.isfinite(values.numpy())):
+    raise FloatingPointError('Non-finite log-weights {}: the model or the '
+                             'target returned NaN or Inf.'.format(where))
+  return values
 
 
 def evaluate(model,
@@ -491,14 +480,21 @@ def evaluate(model,
              target_samples=None):
   """Estimates on a fresh batch: free-energy bound, ln Z, ESS, acceptance.
 
-  The importance-sampling error of `ln Z` from draws of `q` alone is the
-  delta method's, which misses what the draws never reached: with
-  heavy-tailed weights (a flow that under-covers part of `pi`) it is too
-  small. Independent draws of `pi` (`target_samples`, e.g. from
-  `DualIsing.sample_by_metropolis`) measure the weights' true relative
-  variance `chi^2(pi || q)` where it comes from; the reported error is then
-  the larger of the two, and the bridge estimate of `ln Z`, which uses both
-  sets and keeps an honest error bar, is added.
+  From draws of `q` alone, `ln Z` is importance-sampled, with the delta
+  method's error, and observables are self-normalized importance estimates.
+  Both errors miss what the draws never reached: with heavy-tailed weights
+  (a flow that under-covers part of `pi`) they are too small. Independent
+  draws of `pi` (`target_samples`, e.g. from `DualIsing.sample_by_metropolis`)
+  fix that. They measure the weights' true spread where it comes from,
+
+  ```none
+  Var_q(w / Z) = E_pi[w / Z] - 1 = chi^2(pi || q),
+  Var(f_hat) ~ E_pi[(w / Z) (f - f_hat)^2] / n,
+  ```
+
+  and each importance error becomes the larger of the two estimates; and
+  `ln Z` becomes the optimal bridge estimate from both sets (Meng & Wong),
+  whose error bar stays honest (see `mcmc.bridge_log_normalizer`).
 
   Args:
     model: a `tfd.Distribution`, the proposal.
@@ -514,56 +510,90 @@ def evaluate(model,
 
   Returns:
     A `dict` of Python floats: `free_energy_bound` (mean of `ln q - ln pi`)
-    and `free_energy_bound_stderr`; `log_z_estimate` (`ln mean w`) and
-    `log_z_estimate_stderr` (delta method, or the larger
-    `sqrt(chi^2 / n)` with `target_samples`), `log_z_estimate_delta_stderr`;
-    `ess_fraction`; `acceptance_rate` (independence Metropolis through the
-    draws); for each observable `name`, `name_stderr` and
-    `name_unweighted` (the plain flow average, biased unless `q = pi`); with
-    `target_samples` also `log_z_bridge_estimate(_stderr)`,
-    `chi_square_divergence` and `log_z_upper_bound` (`E_pi[ln w] >= ln Z`).
+    and `free_energy_bound_stderr`; `log_z_estimate(_stderr)` (bridge
+    sampling with `target_samples`, else importance sampling);
+    `log_z_importance_estimate` (`ln mean w`) with
+    `log_z_importance_estimate_stderr` and its delta-method part
+    `log_z_importance_estimate_delta_stderr`; `ess_fraction`;
+    `acceptance_rate` (independence Metropolis through the draws); for each
+    observable `name`, `name_stderr` and `name_unweighted` (the plain flow
+    average, biased unless `q = pi`). With `target_samples` also
+    `chi_square_divergence`, `log_z_upper_bound` (`E_pi[ln w] >= ln Z`) and,
+    per observable, `name_target_draws(_stderr)` (the plain average over the
+    target draws).
   """
   num_samples = checks.check_positive_int(num_samples, 'num_samples', 2)
   batch_size = min(checks.check_positive_int(batch_size, 'batch_size'),
                    num_samples)
   observables = dict(observables or {})
+  if target_samples is not None:
+    target_samples = _check_target_samples(target_samples, model)
 
-  @tf.function(jit_compile=jit_compile, autograph=False)
-  def draw(seed):
-    x, log_q = model.experimental_sample_and_log_prob(batch_size, seed=seed)
-    log_w = target_log_prob_fn(x) - log_q
-    return log_w, {name: f(x) for name, f in observables.items()}
+  def weights_and_values(x, log_q):
+    return (target_log_prob_fn(x) - log_q,
+            {name: f(x) for name, f in observables.items()})
+
+  draw = tf.function(
+      lambda seed: weights_and_values(
+          *model.experimental_sample_and_log_prob(batch_size, seed=seed)),
+      jit_compile=jit_compile, autograph=False)
+  at = tf.function(lambda x: weights_and_values(x, model.log_prob(x)),
+                   jit_compile=jit_compile, autograph=False)
+
+  def gather(results, size):
+    log_w = _finite_float64(
+        tf.concat([r[0] for r in results], axis=0)[:size],
+        'in evaluation' if size == num_samples else 'at the target samples')
+    return log_w, {name: tf.cast(tf.concat([r[1][name] for r in results],
+                                           axis=0)[:size], tf.float64)
+                   for name in observables}
 
   seed = checks.stateless_seed(seed)
   num_batches = -(-num_samples // batch_size)
   seeds = tfp.random.split_seed(seed, n=num_batches + 1)
-  results = [draw(seeds[i]) for i in range(num_batches)]
-  log_w = tf.concat([r[0] for r in results], axis=0)[:num_samples]
-  log_w = tf.cast(log_w, tf.float64)
-  if not np.all(np.isfinite(log_w.numpy())):
-    raise FloatingPointError('Non-finite log-weights in evaluation: the model '
-                             'or the target returned NaN or Inf.')
-  log_z, log_z_stderr = mcmc.log_mean_exp(log_w)
+  log_w, values = gather([draw(seeds[i]) for i in range(num_batches)],
+                         num_samples)
+  log_z, delta_stderr = [float(v) for v in mcmc.log_mean_exp(log_w)]
   metrics = dict(
       free_energy_bound=float(-tf.reduce_mean(log_w)),
       free_energy_bound_stderr=float(tf.math.reduce_std(log_w) /
                                      math.sqrt(num_samples)),
-      log_z_estimate=float(log_z),
-      log_z_estimate_stderr=float(log_z_stderr),
-      log_z_estimate_delta_stderr=float(log_z_stderr),
+      log_z_estimate=log_z,
+      log_z_estimate_stderr=delta_stderr,
+      log_z_importance_estimate=log_z,
+      log_z_importance_estimate_stderr=delta_stderr,
+      log_z_importance_estimate_delta_stderr=delta_stderr,
       ess_fraction=float(mcmc.importance_ess_fraction(log_w)),
       acceptance_rate=float(mcmc.independence_chain_acceptance(
           log_w, seeds[-1])),
   )
-  if target_samples is not None:
-    metrics.update(_with_target_samples(model, target_log_prob_fn,
-                                        target_samples, log_w, batch_size,
-                                        jit_compile))
   for name in observables:
-    values = tf.cast(tf.concat([r[1][name] for r in results],
-                               axis=0)[:num_samples], tf.float64)
-    estimate, stderr = mcmc.self_normalized_expectation(log_w, values)
+    estimate, stderr = mcmc.self_normalized_expectation(log_w, values[name])
     metrics[name] = float(estimate)
     metrics[name + '_stderr'] = float(stderr)
-    metrics[name + '_unweighted'] = float(tf.reduce_mean(values))
+    metrics[name + '_unweighted'] = float(tf.reduce_mean(values[name]))
+  if target_samples is None:
+    return metrics
+
+  size = target_samples.shape[0]
+  log_w_target, target_values = gather(
+      [at(target_samples[i:i + batch_size])
+       for i in range(0, size, batch_size)], size)
+  log_z, stderr = mcmc.bridge_log_normalizer(log_w, log_w_target)
+  relative_weights = tf.math.exp(log_w_target - log_z)  # w / Z at pi's draws.
+  chi_square = float(mcmc.chi_square_divergence(log_w_target, log_z))
+  metrics.update(
+      log_z_estimate=float(log_z),
+      log_z_estimate_stderr=float(stderr),
+      log_z_importance_estimate_stderr=max(
+          delta_stderr, math.sqrt(chi_square / num_samples)),
+      chi_square_divergence=chi_square,
+      log_z_upper_bound=float(tf.reduce_mean(log_w_target)))
+  for name, value in target_values.items():
+    spread = tf.reduce_mean(relative_weights * (value - metrics[name])**2)
+    metrics[name + '_stderr'] = max(metrics[name + '_stderr'],
+                                    math.sqrt(float(spread) / num_samples))
+    metrics[name + '_target_draws'] = float(tf.reduce_mean(value))
+    metrics[name + '_target_draws_stderr'] = float(
+        tf.math.reduce_std(value) / math.sqrt(size))
   return metrics
