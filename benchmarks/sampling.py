@@ -1,4 +1,4 @@
-r"""Energy ESS per second: NeuralRG + independence Metropolis vs local Metropolis.
+r"""Energy ESS per second: NeuralRG + independence MH vs local Metropolis.
 
 For each trained model (`--model_dirs`, runs of `examples/train_ising.py`),
 runs `--num_chains` independence Metropolis chains with the flow as proposal,

@@ -70,6 +70,30 @@ def ising_enumeration(rows, cols, temperature):
   return spins, energies, log_z
 
 
+def exact_dual_draws(size, temperature, num_steps, num_chains, seed):
+  """x ~ pi exactly, in dense NumPy (an independent reference for the FFTs).
+
+  s from the enumerated Boltzmann weights, then x | s ~ N(K_a s, K_a).
+
+  Returns:
+    `(target, x)`: the float64 `DualIsing` and `x[num_steps, num_chains, L,
+    L]`.
+  """
+  import tfp_nrg  # pylint: disable=g-import-not-at-top
+  from tfp_nrg import lattice  # pylint: disable=g-import-not-at-top
+  target = tfp_nrg.DualIsing(size, temperature, dtype=tf.float64)
+  n = size * size
+  couplings = (lattice.adjacency_matrix(size, 2) / temperature +
+               target.shift * np.eye(n))
+  spins, energies, log_z = ising_enumeration(size, size, temperature)
+  rng = np.random.default_rng(seed)
+  index = rng.choice(len(energies), size=num_steps * num_chains,
+                     p=np.exp(-energies / temperature - log_z))
+  x = spins[index].reshape(-1, n) @ couplings + rng.standard_normal(
+      [num_steps * num_chains, n]) @ np.linalg.cholesky(couplings).T
+  return target, x.reshape(num_steps, num_chains, size, size)
+
+
 def dense_jacobian_log_det(fn, z):
   """ln |det| of the full Jacobian of `fn` at each field of `z[B, L, L]`."""
   batch, size = z.shape[0], z.shape[-1]

@@ -83,21 +83,13 @@ def test_log_normalizer_matches_enumeration_and_reference():
 
 
 def test_improved_energy_estimator_is_unbiased():
-  # Exact joint sampling on 4x4: s from the enumerated Boltzmann weights, then
-  # x | s ~ N(K_a s, K_a), so x ~ pi. Tolerance: 4 standard errors.
+  # Exact joint sampling on 4x4 (dense NumPy): s from the enumerated
+  # Boltzmann weights, then x | s ~ N(K_a s, K_a), so x ~ pi. Tolerance: 4
+  # standard errors.
   size, temperature, num_samples = 4, T_C, 20000
-  target = tfp_nrg.DualIsing(size, temperature, dtype=tf.float64)
   num_sites = size * size
-  couplings = (lattice.adjacency_matrix(size, 2) / temperature +
-               target.shift * np.eye(num_sites))
-  spins, energies, log_z = helpers.ising_enumeration(size, size, temperature)
-  rng = np.random.default_rng(3)
-  index = rng.choice(len(energies), size=num_samples,
-                     p=np.exp(-energies / temperature - log_z))
-  mean = spins[index].reshape(num_samples, num_sites) @ couplings
-  x = mean + rng.standard_normal([num_samples, num_sites]) @ np.linalg.cholesky(
-      couplings).T
-  x = x.reshape(num_samples, size, size)
+  target, x = helpers.exact_dual_draws(size, temperature, num_samples, 1, 3)
+  x = x[:, 0]
   exact_energy = exact.ising_energy_per_site(size, temperature)
   assert target.exact_energy_per_site() == pytest.approx(exact_energy)
 

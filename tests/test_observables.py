@@ -8,24 +8,8 @@ import tensorflow as tf
 
 import helpers
 import tfp_nrg
-from tfp_nrg import lattice
 
 T_C = tfp_nrg.exact.CRITICAL_TEMPERATURE
-
-
-def exact_dual_draws(size, temperature, num_steps, num_chains, seed):
-  """x ~ pi exactly: s from the enumerated weights, then x | s ~ N(K_a s, K_a)."""
-  target = tfp_nrg.DualIsing(size, temperature, dtype=tf.float64)
-  n = size * size
-  couplings = (lattice.adjacency_matrix(size, 2) / temperature +
-               target.shift * np.eye(n))
-  spins, energies, log_z = helpers.ising_enumeration(size, size, temperature)
-  rng = np.random.default_rng(seed)
-  index = rng.choice(len(energies), size=num_steps * num_chains,
-                     p=np.exp(-energies / temperature - log_z))
-  x = spins[index].reshape(-1, n) @ couplings + rng.standard_normal(
-      [num_steps * num_chains, n]) @ np.linalg.cholesky(couplings).T
-  return target, x.reshape(num_steps, num_chains, size, size)
 
 
 def enumerated_moments(size, temperature):
@@ -44,7 +28,7 @@ def enumerated_moments(size, temperature):
 
 
 def test_chain_summary_matches_enumeration():
-  target, x = exact_dual_draws(4, T_C, num_steps=400, num_chains=32, seed=1)
+  target, x = helpers.exact_dual_draws(4, T_C, num_steps=400, num_chains=32, seed=1)
   summary = tfp_nrg.observables.ising_chain_summary(target, tf.constant(x),
                                                     seed=(2, 3))
   expected = enumerated_moments(4, T_C)

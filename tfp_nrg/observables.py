@@ -62,10 +62,10 @@ def ising_report(target, metrics):
     `relative_error` and `gap_per_site` of the free-energy bound,
     `log_z_dual_estimate(_stderr)`, `log_z_ising_estimate(_stderr)`,
     `free_energy_per_site(_stderr)` (Ising `f`), `energy_per_site(_stderr)`,
-    and `exact_...` values (or `None`); `log_z_dual_importance_estimate
-    (_stderr)`; if `evaluate` had target samples (then `ln Z` is the bridge
-    estimate), also `log_z_dual_upper_bound`, `chi_square_divergence` and
-    `energy_per_site_target_draws(_stderr)`.
+    and `exact_...` values (or `None`); `log_z_dual_importance_estimate`
+    with `_stderr` and `_delta_stderr`; if `evaluate` had target samples
+    (then `ln Z` is the bridge estimate), also `log_z_dual_upper_bound`,
+    `chi_square_divergence` and `energy_per_site_target_draws(_stderr)`.
   """
   n, temperature = target.num_sites, target.temperature
   try:
@@ -94,6 +94,8 @@ def ising_report(target, metrics):
       ('log_z_importance_estimate', 'log_z_dual_importance_estimate'),
       ('log_z_importance_estimate_stderr',
        'log_z_dual_importance_estimate_stderr'),
+      ('log_z_importance_estimate_delta_stderr',
+       'log_z_dual_importance_estimate_delta_stderr'),
       ('log_z_upper_bound', 'log_z_dual_upper_bound'),
       ('chi_square_divergence', 'chi_square_divergence'),
       ('energy_per_site_target_draws', 'energy_per_site_target_draws'),

@@ -77,7 +77,8 @@ def bridge_log_normalizer(log_weights_proposal, log_weights_target,
   and `s_q, s_p` their fractions, Meng & Wong's (1996) iteration
 
   ```none
-  Z <- [1/n_q sum_{x~q} w / (s_p w + s_q Z)] / [1/n_p sum_{y~pi} 1 / (s_p w + s_q Z)]
+  Z <- [1/n_q sum_{x~q} w / (s_p w + s_q Z)]
+       / [1/n_p sum_{y~pi} 1 / (s_p w + s_q Z)]
   ```
 
   converges to the asymptotically optimal bridge estimate. Each set covers
@@ -225,7 +226,7 @@ def _walk_acceptance(log_weights, log_uniforms):
 
 
 def chain_mean(values):
-  """Mean of a scalar observable over chains, with an autocorrelation-aware error.
+  """Mean of a scalar observable over chains, autocorrelation-aware error.
 
   Args:
     values: float `Tensor` `[num_steps, num_chains]` (or `[num_steps]`).
