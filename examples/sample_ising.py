@@ -57,8 +57,18 @@ def run_chains(sample_fn):
   return outputs, time.time() - start
 
 
-def describe(name, summary, acceptance, seconds, num_draws):
-  ess = num_draws / summary['energy_autocorrelation_time']
+def run_and_report(name, target, sample_fn, seed):
+  """Runs `sample_fn` (-> states, is_accepted), prints and returns figures.
+
+  Returns:
+    The `ising_chain_summary` of the states, with `acceptance_rate`,
+    `ess_per_second` (of the energy, compilation included) and
+    `sampling_seconds`.
+  """
+  (states, accepted), seconds = run_chains(sample_fn)
+  summary = tfp_nrg.observables.ising_chain_summary(target, states, seed=seed)
+  acceptance = float(accepted.mean())
+  ess = accepted.size / summary['energy_autocorrelation_time']
   lines = ['{}: acceptance {:.3f}, {:.1f} s with compilation, energy ESS '
            '{:.0f} ({:.0f} per second)'.format(name, acceptance, seconds, ess,
                                         ess / seconds)]
@@ -71,7 +81,9 @@ def describe(name, summary, acceptance, seconds, num_draws):
     lines.append('  {:<24} {:.5f} +- {:.5f}{}'.format(
         label, summary[key], summary[key + '_stderr'],
         '   exact {:.5f}'.format(exact) if exact is not None else ''))
-  return '\n'.join(lines), ess / seconds
+  print('\n'.join(lines))
+  return dict(summary, acceptance_rate=acceptance,
+              ess_per_second=ess / seconds, sampling_seconds=seconds)
 
 
 def main(argv):
@@ -94,41 +106,25 @@ def main(argv):
   print('Model of {} ({} training steps), L = {}, T = {:.6f}'.format(
       _MODEL_DIR.value, step, target.lattice_size, temperature))
   seeds = tfp.random.split_seed((0, _SEED.value), n=4)
-  num_draws = _NUM_CHAINS.value * _NUM_STEPS.value
 
-  (states, accepted), seconds = run_chains(
+  metrics = run_and_report(
+      'Independence Metropolis', target,
       lambda: tfp_nrg.mcmc.sample_independence_chains(
           target.log_prob, model, _NUM_CHAINS.value, _NUM_STEPS.value,
-          _NUM_BURNIN.value, seed=seeds[0]))
-  summary = tfp_nrg.observables.ising_chain_summary(target, states,
-                                                    seed=seeds[2])
-  text, ess_per_second = describe('Independence Metropolis', summary,
-                                  accepted.mean(), seconds, num_draws)
-  print(text)
-  metrics = dict(summary, acceptance_rate=float(accepted.mean()),
-                 ess_per_second=ess_per_second,
-                 num_chains=_NUM_CHAINS.value, num_steps=_NUM_STEPS.value,
-                 sampling_seconds=seconds, temperature=temperature,
-                 lattice_size=target.lattice_size)
+          _NUM_BURNIN.value, seed=seeds[0]), seeds[2])
+  metrics.update(num_chains=_NUM_CHAINS.value, num_steps=_NUM_STEPS.value,
+                 temperature=temperature, lattice_size=target.lattice_size)
 
   if _LATENT_HMC.value:
     flow = tfp_nrg.distributions.flow_of(model)
     latent = tf.random.stateless_normal(
         [_NUM_CHAINS.value, flow.lattice_size, flow.lattice_size],
         seed=seeds[1], dtype=flow.dtype)
-    (states, accepted), seconds = run_chains(
+    metrics['latent_hmc'] = run_and_report(
+        'Latent-space HMC', target,
         lambda: tfp_nrg.mcmc.sample_latent_hmc(
             target.log_prob, flow, latent, _NUM_STEPS.value,
-            _NUM_BURNIN.value, seed=seeds[3]))
-    summary = tfp_nrg.observables.ising_chain_summary(target, states,
-                                                      seed=seeds[2])
-    text, ess_per_second = describe('Latent-space HMC', summary,
-                                    accepted.mean(), seconds, num_draws)
-    print(text)
-    metrics['latent_hmc'] = dict(summary,
-                                 acceptance_rate=float(accepted.mean()),
-                                 ess_per_second=ess_per_second,
-                                 sampling_seconds=seconds)
+            _NUM_BURNIN.value, seed=seeds[3]), seeds[2])
 
   if _METRICS_OUT.value:
     with open(_METRICS_OUT.value, 'w') as f:
