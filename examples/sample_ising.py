@@ -45,6 +45,10 @@ _METRICS_OUT = flags.DEFINE_string('metrics_out', None,
                                    'Metrics JSON; default none.')
 flags.mark_flag_as_required('model_dir')
 
+# |energy - exact| / error above which the chains are reported unequilibrated
+# (a 4-sigma deviation has probability 6e-5 for equilibrated chains).
+_MAX_Z_SCORE = 4.
+
 
 def run_chains(sample_fn):
   """Runs `sample_fn` compiled; returns its outputs and the seconds taken.
@@ -81,6 +85,13 @@ def run_and_report(name, target, sample_fn, seed):
     lines.append('  {:<24} {:.5f} +- {:.5f}{}'.format(
         label, summary[key], summary[key + '_stderr'],
         '   exact {:.5f}'.format(exact) if exact is not None else ''))
+  if (summary['energy_z_score'] is not None and
+      abs(summary['energy_z_score']) > _MAX_Z_SCORE):
+    lines.append(
+        '  WARNING: the energy is {:.1f} errors from the exact value: the '
+        'chains have not equilibrated (the proposal under-covers pi), so '
+        'these error bars are not reliable. Run longer chains or train a '
+        'better flow.'.format(summary['energy_z_score']))
   print('\n'.join(lines))
   return dict(summary, acceptance_rate=acceptance,
               ess_per_second=ess / seconds, sampling_seconds=seconds)

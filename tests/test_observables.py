@@ -41,6 +41,21 @@ def test_chain_summary_matches_enumeration():
       expected['specific_heat_per_site'], rel=1e-10)
   # Independent draws: integrated autocorrelation time about 1.
   assert 0.7 < summary['energy_autocorrelation_time'] < 1.4
+  assert abs(summary['energy_z_score']) < 4.
+
+
+def test_chain_summary_flags_chains_that_miss_part_of_pi():
+  # Chains that never visit the disordered half of pi (as those of a flow
+  # that under-covers it): their energy is many of their errors too low.
+  target, x = helpers.exact_dual_draws(4, T_C, num_steps=400, num_chains=32,
+                                       seed=1)
+  draws = x.reshape((-1,) + x.shape[2:])
+  energy = target.energy_estimator(tf.constant(draws)).numpy()
+  lowest_half = np.sort(np.argsort(energy)[:len(draws) // 2])
+  kept = draws[lowest_half].reshape((200, 32) + x.shape[2:])
+  summary = tfp_nrg.observables.ising_chain_summary(target, tf.constant(kept),
+                                                    seed=(2, 3))
+  assert summary['energy_z_score'] < -10.
 
 
 def test_chain_mean_sees_autocorrelation():

@@ -163,8 +163,12 @@ def ising_chain_summary(target, states, seed, num_blocks=20):
     A `dict` of Python floats: `energy_per_site`, `abs_magnetization`,
     `magnetization_squared`, `specific_heat_per_site`, `binder_cumulant`,
     each with `_stderr`; `energy_autocorrelation_time` and
-    `energy_potential_scale_reduction` (R-hat across chains); and
-    `exact_energy_per_site`, `exact_specific_heat_per_site` (or `None`).
+    `energy_potential_scale_reduction` (R-hat across chains);
+    `exact_energy_per_site`, `exact_specific_heat_per_site` (or `None`); and
+    `energy_z_score`, the energy's deviation from the exact value in units of
+    its error (or `None`). Chains that have not equilibrated (a flow that
+    under-covers `pi` as a proposal, chains too short to find what it misses)
+    show up there: their ESS-based errors are then meaningless.
   """
   states = tf.convert_to_tensor(states, dtype=target.dtype, name='states')
   values = _per_state(target, states, seed)
@@ -193,4 +197,8 @@ def ising_chain_summary(target, states, seed, num_blocks=20):
   except NotImplementedError:
     summary['exact_energy_per_site'] = None
     summary['exact_specific_heat_per_site'] = None
+  summary['energy_z_score'] = (
+      None if summary['exact_energy_per_site'] is None else
+      (summary['energy_per_site'] - summary['exact_energy_per_site']) /
+      summary['energy_per_site_stderr'])
   return summary
