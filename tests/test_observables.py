@@ -56,6 +56,13 @@ def test_chain_summary_flags_chains_that_miss_part_of_pi():
   summary = tfp_nrg.observables.ising_chain_summary(target, tf.constant(kept),
                                                     seed=(2, 3))
   assert summary['energy_z_score'] < -10.
+  # Chains stuck on one ordered state: no spread (up to rounding), and a
+  # deviation of (nearly) infinitely many errors.
+  stuck = np.broadcast_to(draws[np.argmin(energy)], (50, 4) + x.shape[2:])
+  summary = tfp_nrg.observables.ising_chain_summary(target, tf.constant(stuck),
+                                                    seed=(2, 3))
+  assert summary['energy_per_site_stderr'] < 1e-12
+  assert summary['energy_z_score'] < -1e6
 
 
 def test_chain_mean_sees_autocorrelation():

@@ -197,8 +197,12 @@ def ising_chain_summary(target, states, seed, num_blocks=20):
   except NotImplementedError:
     summary['exact_energy_per_site'] = None
     summary['exact_specific_heat_per_site'] = None
-  summary['energy_z_score'] = (
-      None if summary['exact_energy_per_site'] is None else
-      (summary['energy_per_site'] - summary['exact_energy_per_site']) /
-      summary['energy_per_site_stderr'])
+  summary['energy_z_score'] = None
+  if summary['exact_energy_per_site'] is not None:
+    deviation = (summary['energy_per_site'] -
+                 summary['exact_energy_per_site'])
+    stderr = summary['energy_per_site_stderr']  # 0 if no chain ever moved.
+    summary['energy_z_score'] = (
+        deviation / stderr if stderr > 0. else
+        math.copysign(math.inf, deviation) if deviation else 0.)
   return summary
