@@ -93,11 +93,9 @@ def main(argv):
         .format('L', 'method', 'steps/s', 'accept', 'obs.', 'ESS', 'ESS/s',
                 'ESS/s bound', 'mean +- err (exact)', 'z'))
   for model_dir in _MODEL_DIRS.value:
-    config = tfp_nrg.training.read_run_config(model_dir)
-    model = tfp_nrg.distributions.neural_rg_from_config(config)
-    tfp_nrg.training.restore_latest(model, model_dir)
-    size, temperature = config['lattice_size'], config['temperature']
-    target = tfp_nrg.DualIsing(size, temperature, dtype=config['dtype'])
+    run = tfp_nrg.runs.load(model_dir)
+    model, target = run.model, run.target
+    size, temperature = target.lattice_size, target.temperature
     exact = dict(energy=tfp_nrg.exact.ising_energy_per_site(size, temperature))
     args = (_NUM_CHAINS.value, _NUM_STEPS.value, _NUM_BURNIN.value)
     for name, fn, independent in (

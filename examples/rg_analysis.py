@@ -193,11 +193,8 @@ def to_numpy(structure):
 def main(argv):
   del argv
   logging.set_verbosity(logging.ERROR)
-  config = tfp_nrg.training.read_run_config(_MODEL_DIR.value)
-  model = tfp_nrg.distributions.neural_rg_from_config(config)
-  step = tfp_nrg.training.restore_latest(model, _MODEL_DIR.value)
-  target = tfp_nrg.DualIsing(config['lattice_size'], config['temperature'],
-                             dtype=config['dtype'])
+  run = tfp_nrg.runs.load(_MODEL_DIR.value)
+  model, target, step = run.model, run.target, run.step
   flow = tfp_nrg.distributions.flow_of(model)
   output_dir = _OUTPUT_DIR.value or os.path.join(_MODEL_DIR.value,
                                                  'rg_analysis')
@@ -217,7 +214,7 @@ def main(argv):
   print('Model of {} ({} steps), L = {}, T = {:.6f}: {} equilibrium '
         'configurations (independence Metropolis, final acceptance {:.2f})'
         .format(_MODEL_DIR.value, step, flow.lattice_size,
-                config['temperature'], x.shape[0],
+                target.temperature, x.shape[0],
                 float(tf.reduce_mean(tf.cast(accepted, tf.float32)))))
 
   fresh = tf.stack(tfp_nrg.rg.scale_by_scale(flow, z[:2], 'fresh',
@@ -243,8 +240,8 @@ def main(argv):
                'latent scale 0': (finest[subset, 0, 0, 0:1],
                                   finest[subset, 0, 1, 0:1])}
   pairs = {name: dict(
-      gaussian=float(tfp_nrg.rg.gaussian_mutual_information(a, b)),
-      ksg=float(tfp_nrg.rg.ksg_mutual_information(a, b)))
+      gaussian=float(tfp_nrg.stats.gaussian_mutual_information(a, b)),
+      ksg=float(tfp_nrg.stats.ksg_mutual_information(a, b)))
            for name, (a, b) in pair_sets.items()}
   plot_mutual_information(os.path.join(output_dir, 'mutual_information.png'),
                           halves, pairs)
@@ -263,7 +260,7 @@ def main(argv):
   header = ('Model: `{}` ({} training steps), L = {}, T = {:.6f}; {} '
             'configurations from independence Metropolis.'.format(
                 _MODEL_DIR.value, step, flow.lattice_size,
-                config['temperature'], x.shape[0]))
+                target.temperature, x.shape[0]))
   write_index(os.path.join(output_dir, 'index.md'), header, couplings)
   results = dict(mutual_information_halves=halves,
                  mutual_information_neighbours=pairs,

@@ -102,18 +102,14 @@ def main(argv):
   # TF's INFO lines, and TFP's autocorrelation FFT warning on casting its
   # complex output to real (it means to).
   logging.set_verbosity(logging.ERROR)
-  config = tfp_nrg.training.read_run_config(_MODEL_DIR.value)
-  model = tfp_nrg.distributions.neural_rg_from_config(config)
-  step = tfp_nrg.training.restore_latest(model, _MODEL_DIR.value)
-  temperature = _TEMPERATURE.value or config['temperature']
-  if (abs(temperature - config['temperature']) > 1e-12 and
-      not _ALLOW_OTHER_T.value):
+  run = tfp_nrg.runs.load(_MODEL_DIR.value, temperature=_TEMPERATURE.value)
+  model, target = run.model, run.target
+  if target.temperature != run.config.temperature and not _ALLOW_OTHER_T.value:
     raise ValueError(
         'The model in {!r} was trained at T = {}, not {}; pass '
         '--allow_other_temperature to sample it anyway.'.format(
-            _MODEL_DIR.value, config['temperature'], temperature))
-  target = tfp_nrg.DualIsing(config['lattice_size'], temperature,
-                             dtype=config['dtype'])
+            _MODEL_DIR.value, run.config.temperature, target.temperature))
+  temperature, step = target.temperature, run.step
   print('Model of {} ({} training steps), L = {}, T = {:.6f}'.format(
       _MODEL_DIR.value, step, target.lattice_size, temperature))
   seeds = tfp.random.split_seed((0, _SEED.value), n=4)

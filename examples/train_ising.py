@@ -48,16 +48,20 @@ _TEMPERATURE = flags.DEFINE_float('temperature',
 _ARCHITECTURE = flags.DEFINE_enum('architecture', 'mera',
                                   list(tfp_nrg.distributions.ARCHITECTURES),
                                   'NeuralRG architecture.')
-_DEPTH = flags.DEFINE_integer(
-    'depth', None, 'Scales (mera, tree; default log2 L) or layers (tebd).')
-_REPEAT = flags.DEFINE_integer('repeat', 2,
-                               'Disentangler-decimator pairs per scale.')
+_DEPTH = flags.DEFINE_integer('depth', None,
+                              'Scales (mera, tree; default log2 L).')
+_REPEAT = flags.DEFINE_integer(
+    'repeat', None, 'Disentangler-decimator pairs per scale (mera, tree; '
+    'default 2).')
+_NUM_LAYERS = flags.DEFINE_integer('num_layers', None,
+                                   'Patch layers (tebd; default 2).')
 _NUM_COUPLINGS = flags.DEFINE_integer('num_couplings', 4,
                                       'Affine couplings per 2x2 block.')
 _HIDDEN_UNITS = flags.DEFINE_list('hidden_units', ['32', '32'],
                                   'Conditioner MLP hidden widths.')
-_SHARE = flags.DEFINE_bool('share_across_scales', False,
-                           'Share blocks across scales.')
+_SHARE = flags.DEFINE_bool('share_across_scales', None,
+                           'Share blocks across scales (mera, tree; default '
+                           'no).')
 _SYMMETRIZE = flags.DEFINE_bool('symmetrize', True,
                                 'Train the Z2-symmetrized mixture.')
 _BATCH_SIZE = flags.DEFINE_integer('batch_size', 256, 'Draws per step.')
@@ -104,20 +108,19 @@ _TPU = flags.DEFINE_string('tpu', '', 'TPU address for --strategy=tpu.')
 
 
 def run_config():
-  """What identifies a run: a model directory only resumes the same one."""
-  config = dict(
+  """The run the flags describe: a model directory only resumes the same one.
+  """
+  return tfp_nrg.runs.RunConfig(
       lattice_size=_LATTICE_SIZE.value, temperature=_TEMPERATURE.value,
       architecture=_ARCHITECTURE.value, depth=_DEPTH.value,
-      repeat=_REPEAT.value, num_couplings=_NUM_COUPLINGS.value,
+      repeat=_REPEAT.value, share_across_scales=_SHARE.value,
+      num_layers=_NUM_LAYERS.value, num_couplings=_NUM_COUPLINGS.value,
       hidden_units=[int(h) for h in _HIDDEN_UNITS.value],
-      share_across_scales=_SHARE.value, symmetrize=_SYMMETRIZE.value,
-      batch_size=_BATCH_SIZE.value, learning_rate=_LEARNING_RATE.value,
-      lr_schedule=_SCHEDULE.value, clip_norm=_CLIP_NORM.value,
-      gradient_estimator=_ESTIMATOR.value, seed=_SEED.value,
-      dtype=_DTYPE.value)
-  if _SCHEDULE.value == 'cosine':  # The schedule's horizon is the run's.
-    config['num_steps'] = _NUM_STEPS.value
-  return config
+      symmetrize=_SYMMETRIZE.value, dtype=_DTYPE.value,
+      batch_size=_BATCH_SIZE.value, num_steps=_NUM_STEPS.value,
+      learning_rate=_LEARNING_RATE.value, lr_schedule=_SCHEDULE.value,
+      clip_norm=_CLIP_NORM.value or None,
+      gradient_estimator=_ESTIMATOR.value, seed=_SEED.value)
 
 
 def make_strategy():
@@ -166,47 +169,49 @@ def save_samples_png(model, target, path, seed):
   plt.close(fig)
 
 
-def format_report(report, metrics, result, target, steps):
+def format_report(report, result, target, steps):
   """The human-readable summary printed at the end."""
+  flat = tfp_nrg.evaluation.flatten(report)
+
   def pm(name, digits=4):
-    stderr = report[name + '_stderr']
+    stderr = flat[name + '_stderr']
     return '{:.{d}f} +- {}'.format(
-        report[name], '{:.{d}f}'.format(stderr, d=digits) if stderr < 1e3
+        flat[name], '{:.{d}f}'.format(stderr, d=digits) if stderr < 1e3
         else '{:.1e}'.format(stderr), d=digits)
+  chi_square = report.chi_square_divergence
   lines = [
       'NeuralRG on the dual 2D Ising model: L = {}, T = {:.6f}, {} steps '
       '({:.1f} s, {:.1f} steps/s this run)'.format(
           target.lattice_size, target.temperature, steps,
-          result['train_seconds'], result['steps_per_second']),
+          result.train_seconds, result.steps_per_second),
       '  variational free energy  F = {}   exact -ln Z_dual = {:.4f}'.format(
-          pm('free_energy_bound'), report['exact_free_energy']),
+          pm('free_energy_bound'), report.exact_free_energy),
       '  relative error (F - F_exact)/|F_exact| = {:.2e}   gap per site = '
-      '{:.2e}'.format(report['relative_error'], report['gap_per_site']),
+      '{:.2e}'.format(report.relative_error, report.gap_per_site),
       '  ln Z_dual ({}) = {}   exact {:.4f}'.format(
           'bridge sampling with {} target draws'.format(_TARGET_SAMPLES.value)
-          if 'chi_square_divergence' in report else 'importance sampling',
-          pm('log_z_dual_estimate'), report['exact_log_z_dual']),
+          if chi_square is not None else 'importance sampling',
+          pm('log_z_dual_estimate'), report.exact_log_z_dual),
       '  ESS fraction = {:.3f}   independence-Metropolis acceptance = '
-      '{:.3f}'.format(metrics['ess_fraction'], metrics['acceptance_rate']),
+      '{:.3f}'.format(report.ess_fraction, report.acceptance_rate),
   ]
-  if 'chi_square_divergence' in report:
-    chi_square = report['chi_square_divergence']
+  if chi_square is not None:
     lines.append(
         '  ln Z_dual (importance sampling alone) = {}{}   upper bound '
         'E_pi[ln w] = {:.4f}   chi^2(pi||q) = {:.3g}'.format(
             pm('log_z_dual_importance_estimate'),
             ' (unreliable: chi^2 exceeds the draws)'
             if chi_square > _EVAL_SAMPLES.value else '',
-            report['log_z_dual_upper_bound'], chi_square))
+            report.log_z_dual_upper_bound, chi_square))
   lines += [
       '  Ising ln Z = {}   exact {:.4f}'.format(
-          pm('log_z_ising_estimate'), report['exact_log_z_ising']),
+          pm('log_z_ising_estimate'), report.exact_log_z_ising),
       '  Ising free energy per site f = {}   exact {:.6f}'.format(
-          pm('free_energy_per_site', 6), report['exact_free_energy_per_site']),
+          pm('free_energy_per_site', 6), report.exact_free_energy_per_site),
       '  Ising energy per site (improved estimator) = {}   exact {:.6f}'.format(
-          pm('energy_per_site'), report['exact_energy_per_site']),
+          pm('energy_per_site'), report.exact_energy_per_site),
   ]
-  if 'energy_per_site_target_draws' in report:
+  if report.energy_per_site_target_draws is not None:
     lines.append('  Ising energy per site over the target draws = {}'.format(
         pm('energy_per_site_target_draws')))
   return '\n'.join(lines)
@@ -215,24 +220,13 @@ def format_report(report, metrics, result, target, steps):
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)  # TF's per-checkpoint INFO lines.
-  strategy = make_strategy()
   config = run_config()
-  target = tfp_nrg.DualIsing(_LATTICE_SIZE.value, _TEMPERATURE.value,
-                             dtype=config['dtype'])
+  strategy = make_strategy()
+  target = config.build_target()
   with strategy.scope():
-    model = tfp_nrg.distributions.neural_rg_from_config(config)
-  learning_rate = _LEARNING_RATE.value
-  if _SCHEDULE.value == 'cosine':
-    learning_rate = tf.keras.optimizers.schedules.CosineDecay(
-        learning_rate, decay_steps=max(_NUM_STEPS.value, 1), alpha=0.02)
-  trainer = tfp_nrg.training.Trainer(
-      model, target.log_prob, batch_size=_BATCH_SIZE.value,
-      learning_rate=learning_rate, clip_norm=_CLIP_NORM.value or None,
-      gradient_estimator=(tfp_nrg.training.DOUBLY_REPARAMETERIZED
-                          if _ESTIMATOR.value == 'path' else
-                          tfp_nrg.training.REPARAMETERIZATION),
-      jit_compile=_JIT.value, seed=_SEED.value,
-      exact_log_normalizer=target.exact_log_normalizer(), strategy=strategy)
+    model = config.build_model()
+  trainer = config.build_trainer(model, target, jit_compile=_JIT.value,
+                                 strategy=strategy)
 
   model_dir = _MODEL_DIR.value or os.path.join(
       'runs', 'ising_L{}_{}'.format(_LATTICE_SIZE.value,
@@ -240,8 +234,8 @@ def main(argv):
   print('Training {} ({} parameters) in {} on {} replica(s)'.format(
       model.name, sum(int(tf.size(v)) for v in model.trainable_variables),
       model_dir, strategy.num_replicas_in_sync))
-  result = trainer.fit(_NUM_STEPS.value, model_dir=model_dir, config=config,
-                       log_every=_LOG_EVERY.value)
+  result = trainer.fit(_NUM_STEPS.value, model_dir=model_dir,
+                       config=config.to_json(), log_every=_LOG_EVERY.value)
 
   evaluation_seed = tf.random.experimental.stateless_fold_in(trainer.seed, -1)
   target_samples = None
@@ -251,25 +245,22 @@ def main(argv):
             _TARGET_SAMPLES.value, _TARGET_SWEEPS.value,
             tf.random.experimental.stateless_fold_in(evaluation_seed, 1)),
         jit_compile=_JIT.value, autograph=False)()
-  metrics = tfp_nrg.training.evaluate(
+  results = tfp_nrg.evaluation.evaluate(
       model, target.log_prob, _EVAL_SAMPLES.value, seed=evaluation_seed,
       observables=tfp_nrg.observables.ising_observables(target),
       jit_compile=_JIT.value and strategy.num_replicas_in_sync == 1,
       target_samples=target_samples)
-  report = tfp_nrg.observables.ising_report(target, metrics)
+  report = tfp_nrg.observables.ising_report(target, results)
   steps = int(trainer.step.numpy())
   picture = os.path.join(model_dir, 'samples.png')
   save_samples_png(model, target, picture, seed=trainer.seed + 7)
-  print(format_report(report, metrics, result, target, steps))
+  print(format_report(report, result, target, steps))
 
-  output = dict(report)
+  output = tfp_nrg.evaluation.flatten(report)
   output.update(
-      ess_fraction=metrics['ess_fraction'],
-      acceptance_rate=metrics['acceptance_rate'],
-      energy_per_site_unweighted=metrics['energy_per_site_unweighted'],
-      steps=steps, train_seconds=result['train_seconds'],
-      steps_per_second=result['steps_per_second'],
-      model_dir=model_dir, samples_png=picture, config=config)
+      steps=steps, train_seconds=result.train_seconds,
+      steps_per_second=result.steps_per_second,
+      model_dir=model_dir, samples_png=picture, config=config.to_json())
   metrics_out = _METRICS_OUT.value or os.path.join(model_dir, 'metrics.json')
   with open(metrics_out, 'w') as f:
     json.dump(output, f, indent=2, sort_keys=True)

@@ -18,6 +18,20 @@ tf.config.set_logical_device_configuration(
     [tf.config.LogicalDeviceConfiguration()] * 2)
 
 
+@pytest.fixture(params=['eager', 'graph', 'xla'])
+def in_regime(request):
+  """`in_regime(fn, *args)`: `fn(*args)` eagerly, in a `tf.function`, or XLA.
+
+  The three TensorFlow execution regimes a TFP component must work in (TFP's
+  own tests run under `test_all_tf_execution_regimes`).
+  """
+  if request.param == 'eager':
+    return lambda fn, *args: fn(*args)
+  jit_compile = request.param == 'xla'
+  return lambda fn, *args: tf.function(fn, jit_compile=jit_compile,
+                                       autograph=False)(*args)
+
+
 @pytest.fixture(scope='session')
 def trained_example_run(tmp_path_factory):
   """`examples/train_ising.py` with tiny flags (L = 4, 30 steps), run once.

@@ -16,6 +16,45 @@ TRAIN_FLAGS = ('--lattice_size=4', '--num_steps=30', '--batch_size=32',
                '--target_samples=256', '--target_sweeps=50', '--log_every=10')
 
 
+def flow_builder(flow_class, **fixed):
+  """`build(size, dtype, seed, num_couplings, hidden_units, **kw)` of a flow.
+
+  Turns the block settings into the flow's `block_fn`, so that tests can name
+  them directly.
+  """
+  def build(size, dtype=tf.float32, seed=0, num_couplings=2,
+            hidden_units=(4,), **kwargs):
+    from tfp_nrg import bijectors  # pylint: disable=g-import-not-at-top
+    block_fn = bijectors.block_factory(num_couplings=num_couplings,
+                                       hidden_units=hidden_units, dtype=dtype)
+    return flow_class(size, block_fn=block_fn, seed=seed,
+                      **dict(fixed, **kwargs))
+  return build
+
+
+def architectures():
+  """`{name: build}` for MERA, TEBD (3 layers) and Tree (2 per scale)."""
+  from tfp_nrg import bijectors  # pylint: disable=g-import-not-at-top
+  return {'mera': flow_builder(bijectors.MERA),
+          'tebd': flow_builder(bijectors.TEBD, num_layers=3),
+          'tree': flow_builder(bijectors.Tree, repeat=2)}
+
+
+def small_trainer(seed=1, jit_compile=True, target_log_prob_fn=None,
+                  **kwargs):
+  """A `Trainer` of a small symmetrized L = 4 NeuralRG at T_c, and its target.
+  """
+  import tfp_nrg  # pylint: disable=g-import-not-at-top
+  target = tfp_nrg.DualIsing(4, tfp_nrg.exact.CRITICAL_TEMPERATURE)
+  model = tfp_nrg.Symmetrized(tfp_nrg.neural_rg(
+      4, seed=seed, num_couplings=2, hidden_units=(8,)))
+  trainer = tfp_nrg.training.Trainer(
+      model, target_log_prob_fn or target.log_prob, batch_size=64,
+      learning_rate=3e-3, seed=seed, jit_compile=jit_compile,
+      exact_log_normalizer=target.exact_log_normalizer(), **kwargs)
+  return trainer, target
+
+
 def start_example(name, *flags, env=None):
   """Starts `examples/<name>.py` with `flags` (and `env` added); no wait."""
   command = [sys.executable, os.path.join(ROOT, 'examples', name + '.py')]

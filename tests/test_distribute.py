@@ -56,7 +56,7 @@ def test_two_replicas_match_one_device_on_the_same_samples():
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
   # A step updates both replicas' copies alike.
   before = values(mirrored.variables)
-  assert mirrored.train_step()['applied']
+  assert mirrored.train_step().applied
   for variable, old in zip(mirrored.variables, before):
     copies = [c.numpy() for c in variable.values]
     assert len(copies) == 2
@@ -133,9 +133,8 @@ def test_example_trains_with_mirrored_and_multi_worker_strategies(tmp_path):
   trained = []
   for i in range(2):
     model_dir = str(tmp_path / 'worker{}'.format(i))
-    model = tfp_nrg.distributions.neural_rg_from_config(
-        training.read_run_config(model_dir))
-    assert training.restore_latest(model, model_dir) == 30
-    trained.append(values(model.trainable_variables))
+    run = tfp_nrg.runs.load(model_dir)
+    assert run.step == 30
+    trained.append(values(run.model.trainable_variables))
   for a, b in zip(*trained):  # The workers stayed in sync.
     np.testing.assert_array_equal(a, b)

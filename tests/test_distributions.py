@@ -17,14 +17,15 @@ SMALL = dict(num_couplings=2, hidden_units=(4,))
 
 
 @pytest.mark.parametrize('architecture', tfp_nrg.distributions.ARCHITECTURES)
-def test_log_prob_of_sample_matches_explicit_inverse(architecture):
+def test_log_prob_of_sample_matches_explicit_inverse(architecture, in_regime):
   q = tfp_nrg.neural_rg(8, architecture=architecture, dtype=tf.float64,
                         **SMALL)
   helpers.randomize_variables(q, scale=0.4)
-  x, log_q = q.experimental_sample_and_log_prob(5, seed=(1, 2))
+  x, log_q = in_regime(
+      lambda: q.experimental_sample_and_log_prob(5, seed=(1, 2)))
   assert x.shape == [5, 8, 8] and log_q.shape == [5]
-  # tf.identity defeats the bijector cache: this runs the inverse pass.
-  np.testing.assert_allclose(q.log_prob(tf.identity(x)), log_q, rtol=1e-12)
+  # A separate call: the bijector cache cannot help, the inverse pass runs.
+  np.testing.assert_allclose(in_regime(q.log_prob, x), log_q, rtol=1e-12)
   z = q.bijector.inverse(tf.identity(x))
   prior = tfd.Sample(tfd.Normal(tf.constant(0., tf.float64), 1.), [8, 8])
   np.testing.assert_allclose(
@@ -69,18 +70,20 @@ def test_equal_arguments_do_not_share_the_cache():
   assert np.all(np.abs(q2.log_prob(x) - log_q1) > 1e-3)
 
 
-def test_symmetrized_is_z2_invariant_and_samples_both_signs():
+def test_symmetrized_is_z2_invariant_and_samples_both_signs(in_regime):
   q = tfp_nrg.Symmetrized(tfp_nrg.neural_rg(4, dtype=tf.float64, **SMALL))
   helpers.randomize_variables(q, scale=0.5)
-  x, log_q = q.experimental_sample_and_log_prob(400, seed=(7, 8))
-  np.testing.assert_allclose(q.log_prob(-x), log_q, rtol=1e-12)
-  np.testing.assert_allclose(q.log_prob(tf.identity(x)), log_q, rtol=1e-12)
+  x, log_q = in_regime(
+      lambda: q.experimental_sample_and_log_prob(400, seed=(7, 8)))
+  np.testing.assert_allclose(in_regime(q.log_prob, -x), log_q, rtol=1e-12)
+  np.testing.assert_allclose(in_regime(q.log_prob, x), log_q, rtol=1e-12)
   base = q.distribution
   expected = np.logaddexp(base.log_prob(x), base.log_prob(-x)) - math.log(2.)
   np.testing.assert_allclose(log_q, expected, rtol=1e-12)
   # Flip the draws of the base with the same seed: about half change sign.
-  draws = q.sample(400, seed=(9, 10)).numpy()
-  reference = base.sample(400, seed=tfp.random.split_seed((9, 10))[0]).numpy()
+  draws = in_regime(lambda: q.sample(400, seed=(9, 10))).numpy()
+  reference = in_regime(lambda: base.sample(
+      400, seed=tfp.random.split_seed((9, 10))[0])).numpy()
   flipped = np.all(np.isclose(draws, -reference), axis=(1, 2))
   kept = np.all(np.isclose(draws, reference), axis=(1, 2))
   assert np.all(flipped | kept)
@@ -156,6 +159,12 @@ def test_xla_compiled_sample_and_log_prob():
     (dict(lattice_size=6), ValueError, 'power of two'),
     (dict(dtype=tf.int32), TypeError, 'dtype'),
     (dict(depth=4), ValueError, 'depth'),
+    (dict(architecture='tebd', depth=2), ValueError, 'depth'),
+    (dict(architecture='tebd', repeat=2), ValueError, 'repeat'),
+    (dict(architecture='tebd', share_across_scales=True), ValueError,
+     'share_across_scales'),
+    (dict(architecture='tree', num_layers=2), ValueError, 'num_layers'),
+    (dict(num_layers=2), ValueError, 'num_layers'),
 ])
 def test_neural_rg_rejects_bad_arguments(kwargs, error, match):
   arguments = dict(lattice_size=8)

@@ -3,15 +3,12 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 import helpers
 from tfp_nrg import bijectors
 
-ARCHITECTURES = {
-    'mera': lambda size, **kw: bijectors.MERA(size, **kw),
-    'tebd': lambda size, **kw: bijectors.TEBD(size, depth=3, **kw),
-    'tree': lambda size, **kw: bijectors.Tree(size, repeat=2, **kw),
-}
+ARCHITECTURES = helpers.architectures()
 SMALL = dict(num_couplings=2, hidden_units=(4,))
 
 
@@ -23,26 +20,26 @@ def random_flow(name, size, dtype, seed=0):
 
 @pytest.mark.parametrize('name', sorted(ARCHITECTURES))
 @pytest.mark.parametrize('dtype,tol', [(tf.float32, 1e-5), (tf.float64, 1e-12)])
-def test_bijective(name, dtype, tol):
+def test_bijective(name, dtype, tol, in_regime):
   flow = random_flow(name, 8, dtype)
   z = tf.constant(np.random.default_rng(0).standard_normal([4, 8, 8]), dtype)
-  x = flow.forward(z)
+  x = in_regime(flow.forward, z)
   assert np.max(np.abs(x - z)) > 0.1
-  np.testing.assert_allclose(flow.inverse(tf.identity(x)), z, atol=tol,
-                             rtol=0.)
+  np.testing.assert_allclose(in_regime(flow.inverse, x), z, atol=tol, rtol=0.)
 
 
 @pytest.mark.parametrize('name', sorted(ARCHITECTURES))
 @pytest.mark.parametrize('size', [4, 8])
-def test_log_det_matches_autodiff_jacobian(name, size):
+def test_log_det_matches_autodiff_jacobian(name, size, in_regime):
   flow = random_flow(name, size, tf.float64, seed=1)
   z = tf.constant(np.random.default_rng(1).standard_normal([2, size, size]))
   expected, _ = helpers.dense_jacobian_log_det(flow.forward, z)
-  fldj = flow.forward_log_det_jacobian(z, event_ndims=2)
+  fldj = in_regime(lambda v: flow.forward_log_det_jacobian(v, 2), z)
   np.testing.assert_allclose(fldj, expected, rtol=0., atol=1e-8)
-  x = tf.identity(flow.forward(z))
-  np.testing.assert_allclose(flow.inverse_log_det_jacobian(x, event_ndims=2),
-                             -fldj, rtol=0., atol=1e-10)
+  x = flow.forward(z)
+  np.testing.assert_allclose(
+      in_regime(lambda v: flow.inverse_log_det_jacobian(v, 2), x),
+      -fldj, rtol=0., atol=1e-10)
 
 
 @pytest.mark.parametrize('name', sorted(ARCHITECTURES))
@@ -80,8 +77,8 @@ def test_tree_receptive_fields_are_cells():
   size = 8
   # Three couplings: with two, a variable of the second half would never reach
   # its partner in that half.
-  flow = bijectors.Tree(size, dtype=tf.float64, num_couplings=3,
-                        hidden_units=(4,))
+  flow = ARCHITECTURES['tree'](size, dtype=tf.float64, num_couplings=3,
+                                repeat=1)
   helpers.randomize_variables(flow, scale=0.5)
   for scale, site in [(0, (2, 5)), (1, (6, 4)), (2, (4, 0))]:
     cell = 2**(scale + 1)
@@ -93,7 +90,7 @@ def test_tree_receptive_fields_are_cells():
 
 def test_mera_coarsest_variable_reaches_every_site_with_wrap():
   size = 8
-  flow = bijectors.MERA(size, dtype=tf.float64, **SMALL)
+  flow = ARCHITECTURES['mera'](size, dtype=tf.float64, **SMALL)
   helpers.randomize_variables(flow, scale=0.5)
   assert influence(flow, size, (0, 0)).all()
   # A finest-scale variable at the cell edge spills over the periodic boundary
@@ -106,7 +103,7 @@ def test_mera_coarsest_variable_reaches_every_site_with_wrap():
 
 @pytest.mark.parametrize('share', [False, True])
 def test_weight_sharing_across_scales(share):
-  flow = bijectors.MERA(16, share_across_scales=share, **SMALL)
+  flow = ARCHITECTURES['mera'](16, share_across_scales=share, **SMALL)
   blocks = {id(layer.block) for layer in flow.layers}
   assert len(flow.layers) == 8
   assert len(blocks) == (2 if share else 8)
@@ -117,17 +114,48 @@ def test_weight_sharing_across_scales(share):
     (bijectors.MERA, dict(lattice_size=2), ValueError, 'lattice_size'),
     (bijectors.MERA, dict(lattice_size=8, depth=4), ValueError, 'depth'),
     (bijectors.Tree, dict(lattice_size=8, depth=0), ValueError, 'depth'),
-    (bijectors.TEBD, dict(lattice_size=8, depth=0), ValueError, 'depth'),
+    (bijectors.TEBD, dict(lattice_size=8, num_layers=0), ValueError,
+     'num_layers'),
     (bijectors.MERA, dict(lattice_size=8, repeat=0), ValueError, 'repeat'),
-    (bijectors.Tree, dict(lattice_size=8, dtype=tf.int64), TypeError, 'dtype'),
+    (bijectors.block_factory, dict(dtype=tf.int64), TypeError, 'dtype'),
+    (bijectors.block_factory, dict(num_couplings=0), ValueError,
+     'num_couplings'),
+    (bijectors.block_factory, dict(hidden_units=()), ValueError,
+     'hidden_units'),
+    (bijectors.MERA, dict(lattice_size=8, block_fn='mlp'), TypeError,
+     'block_fn'),
+    (bijectors.MERA, dict(lattice_size=8,
+                          block_fn=lambda seed, name: tfp.bijectors.Exp()),
+     TypeError, 'PatchCouplingBlock'),
+    # Arguments of one architecture are not accepted, or relayed, by another.
+    (bijectors.TEBD, dict(lattice_size=8, depth=2), TypeError, 'depth'),
+    (bijectors.TEBD, dict(lattice_size=8, repeat=2), TypeError, 'repeat'),
+    (bijectors.MERA, dict(lattice_size=8, num_couplings=2), TypeError,
+     'num_couplings'),
 ])
 def test_rejects_bad_arguments(factory, kwargs, error, match):
   with pytest.raises(error, match=match):
     factory(**kwargs)
 
 
+def test_constructors_are_keyword_only():
+  with pytest.raises(TypeError, match='positional'):
+    bijectors.MERA(8, 2)  # pylint: disable=too-many-function-args
+
+
+def test_block_factory_sets_every_block():
+  flow = bijectors.MERA(8, block_fn=bijectors.block_factory(
+      num_couplings=3, hidden_units=(5, 6), dtype=tf.float64))
+  assert flow.dtype == tf.float64
+  for layer in flow.layers:
+    assert layer.block.num_couplings == 3
+    assert layer.block.dtype == tf.float64
+  assert {tuple(v.shape) for v in flow.trainable_variables
+          if 'kernel_1' in v.name} == {(3, 6, 5)}
+
+
 def test_rejects_wrong_event_shape():
-  flow = bijectors.MERA(8, **SMALL)
+  flow = ARCHITECTURES['mera'](8, **SMALL)
   with pytest.raises(ValueError, match=r'\[\.\.\., 8, 8\]'):
     flow.forward(tf.zeros([2, 4, 4]))
 

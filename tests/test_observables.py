@@ -27,6 +27,41 @@ def enumerated_moments(size, temperature):
       binder_cumulant=1. - np.sum(p * m**4) / (3. * np.sum(p * m**2)**2))
 
 
+def test_ising_report_in_ising_language():
+  target = tfp_nrg.DualIsing(8, T_C)
+  estimate = tfp_nrg.evaluation.Estimate
+  results = tfp_nrg.evaluation.EvaluationResults(
+      free_energy_bound=estimate(-148.0, 0.01), log_z=estimate(148.6, 0.02),
+      log_z_importance=estimate(148.5, 3.), log_z_importance_delta_stderr=0.1,
+      ess_fraction=0.2, acceptance_rate=0.5, chi_square_divergence=7.,
+      log_z_upper_bound=150., observables={
+          'energy_per_site': tfp_nrg.evaluation.ObservableEstimate(
+              -1.5, 0.01, unweighted=-1.6,
+              target_draws=estimate(-1.49, 0.005))})
+  report = tfp_nrg.observables.ising_report(target, results)
+  log_z_dual = target.exact_log_normalizer()
+  assert report.exact_free_energy == -log_z_dual
+  assert report.relative_error == pytest.approx((log_z_dual - 148.0) /
+                                                log_z_dual)
+  assert report.gap_per_site == pytest.approx((log_z_dual - 148.0) / 64)
+  assert report.log_z_ising_estimate.value == pytest.approx(
+      148.6 + target.log_z_offset)
+  assert report.exact_log_z_ising == pytest.approx(
+      tfp_nrg.exact.ising_log_z(8, T_C))
+  assert report.free_energy_per_site == pytest.approx(
+      (-T_C * (148.6 + target.log_z_offset) / 64, T_C * 0.02 / 64))
+  flat = tfp_nrg.evaluation.flatten(report)
+  assert flat['log_z_dual_estimate_stderr'] == 0.02
+  assert flat['log_z_dual_importance_estimate_delta_stderr'] == 0.1
+  assert flat['energy_per_site_target_draws_stderr'] == 0.005
+  assert flat['energy_per_site_unweighted'] == -1.6
+  assert flat['exact_energy_per_site'] == pytest.approx(
+      tfp_nrg.exact.ising_energy_per_site(8, T_C))
+  with pytest.raises(FloatingPointError, match='Non-finite'):
+    tfp_nrg.observables.ising_report(target, results._replace(
+        log_z=estimate(148.6, float('nan'))))
+
+
 def test_chain_summary_matches_enumeration():
   target, x = helpers.exact_dual_draws(4, T_C, num_steps=400, num_chains=32, seed=1)
   summary = tfp_nrg.observables.ising_chain_summary(target, tf.constant(x),

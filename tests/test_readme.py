@@ -15,7 +15,20 @@ def readme_python_blocks():
     return re.findall(r'```python\n(.*?)```', f.read(), flags=re.DOTALL)
 
 
-def test_readme_has_python_examples():
+def test_readme_documents_the_public_api():
+  """Every public name of `tfp_nrg` and its subpackages is in the README."""
+  import tfp_nrg  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(helpers.ROOT, 'README.md')) as f:
+    readme = f.read()
+  missing = [name for name in tfp_nrg.__all__ if '`{}'.format(name) not in
+             readme and '.{}'.format(name) not in readme]
+  for module in ('bijectors', 'distributions', 'evaluation', 'mcmc', 'runs',
+                 'targets', 'training', 'checkpoints', 'hooks', 'stats',
+                 'observables', 'rg'):
+    missing += ['{}.{}'.format(module, name)
+                for name in getattr(tfp_nrg, module).__all__
+                if '{}.{}'.format(module, name) not in readme]
+  assert not missing, 'README does not mention {}'.format(missing)
   assert len(readme_python_blocks()) >= 2
 
 

@@ -7,12 +7,18 @@ independence Metropolis sampling, all as TFP citizens.
 """
 
 from tfp_nrg import bijectors
+from tfp_nrg import checkpoints
 from tfp_nrg import distributions
+from tfp_nrg import evaluation
 from tfp_nrg import exact
+from tfp_nrg import hooks
 from tfp_nrg import lattice
 from tfp_nrg import mcmc
 from tfp_nrg import observables
 from tfp_nrg import rg
+from tfp_nrg import runs
+from tfp_nrg import stats
+from tfp_nrg import targets
 from tfp_nrg import training
 from tfp_nrg.distributions import neural_rg
 from tfp_nrg.distributions import Symmetrized
@@ -23,13 +29,19 @@ __all__ = [
     'DualIsing',
     'Symmetrized',
     'bijectors',
+    'checkpoints',
     'distributions',
+    'evaluation',
     'exact',
     'export',
+    'hooks',
     'lattice',
     'mcmc',
     'neural_rg',
     'observables',
     'rg',
+    'runs',
+    'stats',
+    'targets',
     'training',
 ]

@@ -14,10 +14,12 @@ as in Kaufman's solution of that torus.
 """
 
 import numpy as np
+import tensorflow as tf
 
 __all__ = [
     'adjacency_eigenvalues',
     'adjacency_matrix',
+    'roll',
 ]
 
 
@@ -49,3 +51,26 @@ def adjacency_matrix(lattice_size, dimension):
     np.add.at(adjacency, (sites.ravel(), neighbours), 1.)
     np.add.at(adjacency, (neighbours, sites.ravel()), 1.)
   return adjacency
+
+
+def roll(x, shift, axis):
+  """`tf.roll` with the axes made non-negative first.
+
+  `tf.roll`'s vectorized (pfor) gradient, used by `batch_jacobian` and
+  `jacobian`, mishandles negative axes in TF 2.21; every roll of a lattice
+  field goes through here.
+
+  Args:
+    x: `Tensor` of known rank.
+    shift: Python `int` or list of ints, as in `tf.roll`.
+    axis: Python `int` or list of ints, negative ones counted from the end.
+
+  Returns:
+    `tf.roll(x, shift, axis)`.
+  """
+  rank = x.shape.rank
+  if isinstance(axis, (list, tuple)):
+    axis = [a % rank for a in axis]
+  else:
+    axis = axis % rank
+  return tf.roll(x, shift=shift, axis=axis)

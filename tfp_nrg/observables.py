@@ -3,28 +3,31 @@
 Given `x ~ pi` (the dual), the spins are independent with `E[s_i | x] =
 tanh(x_i)`, so Ising expectations follow from dual samples exactly (see
 `DualIsing`). These helpers turn a `DualIsing` target and the generic figures
-of `tfp_nrg.training.evaluate` into Ising language.
+of `tfp_nrg.evaluation.evaluate` into Ising language.
 
 Example:
 
 ```python
 target = tfp_nrg.DualIsing(8, tfp_nrg.exact.CRITICAL_TEMPERATURE)
-metrics = tfp_nrg.training.evaluate(
+results = tfp_nrg.evaluation.evaluate(
     model, target.log_prob, 8192, seed=(1, 2),
     observables=tfp_nrg.observables.ising_observables(target))
-report = tfp_nrg.observables.ising_report(target, metrics)
-report['energy_per_site'], report['exact_energy_per_site']
+report = tfp_nrg.observables.ising_report(target, results)
+report.energy_per_site.value, report.exact_energy_per_site
 ```
 """
 
+import collections
 import math
 
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_nrg import evaluation
 from tfp_nrg import mcmc
 
 __all__ = [
+    'IsingReport',
     'ising_chain_summary',
     'ising_observables',
     'ising_report',
@@ -45,8 +48,38 @@ def ising_observables(target):
   return {'energy_per_site': lambda x: target.energy_estimator(x) / num_sites}
 
 
-def ising_report(target, metrics):
-  """Ising-language figures from `evaluate`'s metrics for a `DualIsing` target.
+class IsingReport(collections.namedtuple('IsingReport', [
+    'free_energy_bound',                # Estimate, E_q[ln q - ln pi].
+    'log_z_dual_estimate',              # Estimate (bridge or importance).
+    'log_z_dual_importance_estimate',   # Estimate, importance alone.
+    'log_z_dual_importance_estimate_delta_stderr',
+    'log_z_dual_upper_bound',           # E_pi[ln w], or None.
+    'chi_square_divergence',            # chi^2(pi || q), or None.
+    'log_z_ising_estimate',             # Estimate.
+    'free_energy_per_site',             # Estimate, Ising f = -T ln Z / N.
+    'energy_per_site',                  # Estimate, reweighted flow draws.
+    'energy_per_site_unweighted',       # Plain flow average (biased).
+    'energy_per_site_target_draws',     # Estimate over pi's draws, or None.
+    'ess_fraction',
+    'acceptance_rate',
+    'exact_free_energy',                # -ln Z_dual, or None.
+    'relative_error',                   # (F - F_exact) / |F_exact|, or None.
+    'gap_per_site',                     # (F - F_exact) / N, or None.
+    'exact_log_z_dual',
+    'exact_log_z_ising',
+    'exact_free_energy_per_site',
+    'exact_energy_per_site',
+])):
+  """Ising-language figures of an evaluation; `None` where not known.
+
+  `evaluation.flatten(report)` gives the flat `name`, `name_stderr` keys of
+  the main job's `metrics.json`.
+  """
+  __slots__ = ()
+
+
+def ising_report(target, results):
+  """Ising-language figures from `evaluate`'s results for a `DualIsing` target.
 
   `ln Z_Ising = ln Z_dual + c` (`c = target.log_z_offset`) and the free energy
   per site `f = -T ln Z_Ising / N`; exact values beside the estimates where
@@ -54,18 +87,16 @@ def ising_report(target, metrics):
 
   Args:
     target: a `DualIsing`.
-    metrics: the `dict` returned by `tfp_nrg.training.evaluate`, with the
-      observables of `ising_observables(target)`.
+    results: the `EvaluationResults` of `tfp_nrg.evaluation.evaluate`, with
+      the observables of `ising_observables(target)`.
 
   Returns:
-    A `dict` of Python floats: `exact_free_energy` (`-ln Z_dual`, or `None`),
-    `relative_error` and `gap_per_site` of the free-energy bound,
-    `log_z_dual_estimate(_stderr)`, `log_z_ising_estimate(_stderr)`,
-    `free_energy_per_site(_stderr)` (Ising `f`), `energy_per_site(_stderr)`,
-    and `exact_...` values (or `None`); `log_z_dual_importance_estimate`
-    with `_stderr` and `_delta_stderr`; if `evaluate` had target samples
-    (then `ln Z` is the bridge estimate), also `log_z_dual_upper_bound`,
-    `chi_square_divergence` and `energy_per_site_target_draws(_stderr)`.
+    An `IsingReport`. With target draws in the evaluation, `ln Z` is the
+    bridge estimate and the `chi^2`, upper bound and target-draw energy are
+    filled in.
+
+  Raises:
+    FloatingPointError: if a figure is not finite.
   """
   n, temperature = target.num_sites, target.temperature
   try:
@@ -73,49 +104,43 @@ def ising_report(target, metrics):
     exact_energy = target.exact_energy_per_site()
   except NotImplementedError:
     log_z_dual = exact_energy = None
-  log_z_ising = metrics['log_z_estimate'] + target.log_z_offset
-  report = dict(
-      free_energy_bound=metrics['free_energy_bound'],
-      free_energy_bound_stderr=metrics['free_energy_bound_stderr'],
-      log_z_dual_estimate=metrics['log_z_estimate'],
-      log_z_dual_estimate_stderr=metrics['log_z_estimate_stderr'],
-      log_z_ising_estimate=log_z_ising,
-      log_z_ising_estimate_stderr=metrics['log_z_estimate_stderr'],
-      free_energy_per_site=-temperature * log_z_ising / n,
-      free_energy_per_site_stderr=(temperature *
-                                   metrics['log_z_estimate_stderr'] / n),
-      energy_per_site=metrics['energy_per_site'],
-      energy_per_site_stderr=metrics['energy_per_site_stderr'],
-      exact_energy_per_site=exact_energy,
-      exact_free_energy=None, relative_error=None, gap_per_site=None,
-      exact_log_z_dual=log_z_dual, exact_log_z_ising=None,
-      exact_free_energy_per_site=None)
-  for key, name in (
-      ('log_z_importance_estimate', 'log_z_dual_importance_estimate'),
-      ('log_z_importance_estimate_stderr',
-       'log_z_dual_importance_estimate_stderr'),
-      ('log_z_importance_estimate_delta_stderr',
-       'log_z_dual_importance_estimate_delta_stderr'),
-      ('log_z_upper_bound', 'log_z_dual_upper_bound'),
-      ('chi_square_divergence', 'chi_square_divergence'),
-      ('energy_per_site_target_draws', 'energy_per_site_target_draws'),
-      ('energy_per_site_target_draws_stderr',
-       'energy_per_site_target_draws_stderr')):
-    if key in metrics:
-      report[name] = metrics[key]
+  log_z = results.log_z
+  log_z_ising = evaluation.Estimate(log_z.value + target.log_z_offset,
+                                    log_z.stderr)
+  energy = results.observables['energy_per_site']
+  exact_figures = dict(exact_free_energy=None, relative_error=None,
+                       gap_per_site=None, exact_log_z_ising=None,
+                       exact_free_energy_per_site=None)
   if log_z_dual is not None:
-    exact_free_energy = -log_z_dual
-    gap = metrics['free_energy_bound'] - exact_free_energy
+    gap = results.free_energy_bound.value + log_z_dual
     exact_log_z_ising = log_z_dual + target.log_z_offset
-    report.update(
-        exact_free_energy=exact_free_energy,
-        relative_error=gap / abs(exact_free_energy),
-        gap_per_site=gap / n,
-        exact_log_z_ising=exact_log_z_ising,
+    exact_figures = dict(
+        exact_free_energy=-log_z_dual, relative_error=gap / abs(log_z_dual),
+        gap_per_site=gap / n, exact_log_z_ising=exact_log_z_ising,
         exact_free_energy_per_site=-temperature * exact_log_z_ising / n)
-  if not all(math.isfinite(v) for v in report.values() if v is not None):
+  report = IsingReport(
+      free_energy_bound=results.free_energy_bound,
+      log_z_dual_estimate=log_z,
+      log_z_dual_importance_estimate=results.log_z_importance,
+      log_z_dual_importance_estimate_delta_stderr=(
+          results.log_z_importance_delta_stderr),
+      log_z_dual_upper_bound=results.log_z_upper_bound,
+      chi_square_divergence=results.chi_square_divergence,
+      log_z_ising_estimate=log_z_ising,
+      free_energy_per_site=evaluation.Estimate(
+          -temperature * log_z_ising.value / n,
+          temperature * log_z.stderr / n),
+      energy_per_site=evaluation.Estimate(energy.value, energy.stderr),
+      energy_per_site_unweighted=energy.unweighted,
+      energy_per_site_target_draws=energy.target_draws,
+      ess_fraction=results.ess_fraction,
+      acceptance_rate=results.acceptance_rate,
+      exact_log_z_dual=log_z_dual, exact_energy_per_site=exact_energy,
+      **exact_figures)
+  flat = evaluation.flatten(report)
+  if not all(math.isfinite(v) for v in flat.values() if v is not None):
     raise FloatingPointError('Non-finite figures in the Ising report: '
-                             '{}'.format(report))
+                             '{}'.format(flat))
   return report
 
 

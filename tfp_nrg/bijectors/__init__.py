@@ -4,6 +4,7 @@ Direction convention (TFP's): `forward` generates, latent `z` -> physical `x`;
 `inverse` is the renormalization group direction `x` -> `z`.
 """
 
+from tfp_nrg.bijectors.coupling_block import block_factory
 from tfp_nrg.bijectors.coupling_block import PatchCouplingBlock
 from tfp_nrg.bijectors.hierarchy import assemble_latent_scales
 from tfp_nrg.bijectors.hierarchy import HierarchicalFlow
@@ -23,5 +24,6 @@ __all__ = [
     'TEBD',
     'Tree',
     'assemble_latent_scales',
+    'block_factory',
     'latent_scales',
 ]

@@ -8,7 +8,7 @@ import tensorflow_probability as tfp
 from tfp_nrg.bijectors import one_pass
 from tfp_nrg.internal import checks
 
-__all__ = ['PatchCouplingBlock']
+__all__ = ['PatchCouplingBlock', 'block_factory']
 
 PATCH_SIZE = 4
 
@@ -236,3 +236,49 @@ class PatchCouplingBlock(one_pass.OnePassBijector):
 
   def inverse_and_log_det(self, x):
     return self._on_events(x, self.inverse_and_log_det_halves)
+
+
+def block_factory(num_couplings=4,
+                  hidden_units=(10, 10, 10),
+                  dtype=tf.float32,
+                  conditioner_dtype=None,
+                  validate_args=False):
+  """A `block_fn(seed, name)` building `PatchCouplingBlock`s, for the flows.
+
+  The NeuralRG flows (`MERA`, `Tree`, `TEBD`) take a block factory, as TFP's
+  `Glow` takes `coupling_bijector_fn`: they call it once per distinct block
+  with the block's seed and name. The arguments are checked here, at once.
+
+  Example:
+
+  ```python
+  block_fn = tfp_nrg.bijectors.block_factory(num_couplings=2,
+                                             hidden_units=(16,))
+  flow = tfp_nrg.bijectors.MERA(8, block_fn=block_fn)
+  ```
+
+  Args:
+    num_couplings: see `PatchCouplingBlock`.
+    hidden_units: see `PatchCouplingBlock`.
+    dtype: see `PatchCouplingBlock`.
+    conditioner_dtype: see `PatchCouplingBlock`.
+    validate_args: Python `bool`.
+
+  Returns:
+    A callable `block_fn(seed, name) -> PatchCouplingBlock`.
+
+  Raises:
+    TypeError, ValueError: on malformed arguments, naming the argument.
+  """
+  checks.check_positive_int(num_couplings, 'num_couplings')
+  dtype = checks.check_float_dtype(dtype)
+  check_conditioner_dtype(conditioner_dtype, dtype)
+  hidden_units = check_hidden_units(hidden_units)
+
+  def block_fn(seed, name):
+    return PatchCouplingBlock(
+        num_couplings=num_couplings, hidden_units=hidden_units, dtype=dtype,
+        conditioner_dtype=conditioner_dtype, seed=seed,
+        validate_args=validate_args, name=name)
+
+  return block_fn

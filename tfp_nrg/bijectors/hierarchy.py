@@ -11,8 +11,9 @@ a latent field into them.
 Example:
 
 ```python
-flow = tfp_nrg.bijectors.MERA(lattice_size=8, num_couplings=4,
-                              hidden_units=(16, 16))
+block_fn = tfp_nrg.bijectors.block_factory(num_couplings=4,
+                                           hidden_units=(16, 16))
+flow = tfp_nrg.bijectors.MERA(8, block_fn=block_fn)
 z = tf.random.normal([32, 8, 8])
 x, log_det = flow.forward(z), flow.forward_log_det_jacobian(z, event_ndims=2)
 parts = flow.latent_scales(flow.inverse(x))  # finest scale first
@@ -118,39 +119,45 @@ class HierarchicalFlow(one_pass.OnePassBijector):
   `forward` generates, coarse to fine.
   """
 
-  def __init__(self, lattice_size, schedule, num_latent_scales, num_couplings,
-               hidden_units, dtype, conditioner_dtype, seed, validate_args,
-               parameters, name):
+  def __init__(self, *, lattice_size, schedule, num_latent_scales, block_fn,
+               seed, validate_args, parameters, name):
     """Builds the layers.
 
     Args:
       lattice_size: Python `int` L (already checked).
       schedule: list of `(scale, shifted, block_key)` in RG order; layers with
-        equal `block_key` share one `PatchCouplingBlock`.
+        equal `block_key` share one block.
       num_latent_scales: Python `int`, the depth for `latent_scales`.
-      num_couplings: see `PatchCouplingBlock`.
-      hidden_units: see `PatchCouplingBlock`.
-      dtype: see `PatchCouplingBlock`.
-      conditioner_dtype: see `PatchCouplingBlock`.
+      block_fn: callable `(seed, name) -> PatchCouplingBlock`, e.g.
+        `block_factory(...)`; `None`: `block_factory()`'s defaults.
       seed: Python `int` or stateless seed for the initial weights.
       validate_args: Python `bool`.
       parameters: the subclass's `dict(locals())`.
       name: Python `str`.
+
+    Raises:
+      TypeError: if `block_fn` does not build `PatchCouplingBlock`s of one
+        dtype.
     """
-    dtype = checks.check_float_dtype(dtype)
+    if block_fn is None:
+      block_fn = coupling_block.block_factory(validate_args=validate_args)
+    if not callable(block_fn):
+      raise TypeError('`block_fn` must be callable (seed, name) -> '
+                      'PatchCouplingBlock; got {!r}.'.format(block_fn))
     keys = []
     for _, _, key in schedule:
       if key not in keys:
         keys.append(key)
     with tf.name_scope(name) as name:
       seeds = tfp.random.split_seed(checks.stateless_seed(seed), n=len(keys))
-      blocks = {
-          key: coupling_block.PatchCouplingBlock(
-              num_couplings=num_couplings, hidden_units=hidden_units,
-              dtype=dtype, conditioner_dtype=conditioner_dtype,
-              seed=seeds[i], validate_args=validate_args,
-              name='block_{}'.format(i))
-          for i, key in enumerate(keys)}
+      blocks = {key: block_fn(seed=seeds[i], name='block_{}'.format(i))
+                for i, key in enumerate(keys)}
+      dtypes = {getattr(block, 'dtype', None) for block in blocks.values()}
+      if (not all(isinstance(block, coupling_block.PatchCouplingBlock)
+                  for block in blocks.values()) or len(dtypes) != 1):
+        raise TypeError('`block_fn` must return PatchCouplingBlocks of one '
+                        'dtype; got {}.'.format(
+                            sorted({type(b).__name__ for b in blocks.values()})))
       self._layers = [
           patch_layer.PatchLayer(blocks[key], lattice_size, scale=scale,
                                  shifted=shifted, validate_args=validate_args)
@@ -159,7 +166,7 @@ class HierarchicalFlow(one_pass.OnePassBijector):
       self._num_latent_scales = num_latent_scales
       super().__init__(
           forward_min_event_ndims=2,
-          dtype=dtype,
+          dtype=dtypes.pop(),
           validate_args=validate_args,
           parameters=parameters,
           name=name)
@@ -221,13 +228,11 @@ class MERA(HierarchicalFlow):
 
   def __init__(self,
                lattice_size,
+               *,
                depth=None,
                repeat=1,
-               num_couplings=4,
-               hidden_units=(10, 10, 10),
                share_across_scales=False,
-               dtype=tf.float32,
-               conditioner_dtype=None,
+               block_fn=None,
                seed=0,
                validate_args=False,
                name='mera'):
@@ -237,13 +242,11 @@ class MERA(HierarchicalFlow):
       lattice_size: Python `int` L, a power of two >= 4.
       depth: Python `int` number of scales in `[1, log2 L]`; default `log2 L`.
       repeat: Python `int` >= 1, disentangler-decimator pairs per scale.
-      num_couplings: Python `int`, affine couplings per block.
-      hidden_units: sequence of Python ints, conditioner hidden widths.
       share_across_scales: Python `bool`; if `True` the `k`-th disentangler
         (decimator) of every scale uses the same block, as a fixed-point RG.
-      dtype: `tf.float32` or `tf.float64`.
-      conditioner_dtype: `None` (= `dtype`) or e.g. `tf.bfloat16`, the
-        precision of the conditioner MLPs (see `PatchCouplingBlock`).
+      block_fn: callable `(seed, name) -> PatchCouplingBlock`
+        (`block_factory(...)`, which sets couplings, widths and dtypes);
+        `None`: `block_factory()`.
       seed: Python `int` or stateless seed for the initial weights.
       validate_args: Python `bool`.
       name: Python `str`.
@@ -254,9 +257,10 @@ class MERA(HierarchicalFlow):
     parameters = dict(locals())
     lattice_size, depth, schedule = _rg_schedule(
         lattice_size, depth, repeat, share_across_scales, disentangle=True)
-    super().__init__(lattice_size, schedule, depth, num_couplings,
-                     hidden_units, dtype, conditioner_dtype, seed,
-                     validate_args, parameters, name)
+    super().__init__(lattice_size=lattice_size, schedule=schedule,
+                     num_latent_scales=depth, block_fn=block_fn, seed=seed,
+                     validate_args=validate_args, parameters=parameters,
+                     name=name)
 
 
 class Tree(HierarchicalFlow):
@@ -267,13 +271,11 @@ class Tree(HierarchicalFlow):
 
   def __init__(self,
                lattice_size,
+               *,
                depth=None,
                repeat=1,
-               num_couplings=4,
-               hidden_units=(10, 10, 10),
                share_across_scales=False,
-               dtype=tf.float32,
-               conditioner_dtype=None,
+               block_fn=None,
                seed=0,
                validate_args=False,
                name='tree'):
@@ -281,9 +283,10 @@ class Tree(HierarchicalFlow):
     parameters = dict(locals())
     lattice_size, depth, schedule = _rg_schedule(
         lattice_size, depth, repeat, share_across_scales, disentangle=False)
-    super().__init__(lattice_size, schedule, depth, num_couplings,
-                     hidden_units, dtype, conditioner_dtype, seed,
-                     validate_args, parameters, name)
+    super().__init__(lattice_size=lattice_size, schedule=schedule,
+                     num_latent_scales=depth, block_fn=block_fn, seed=seed,
+                     validate_args=validate_args, parameters=parameters,
+                     name=name)
 
 
 class TEBD(HierarchicalFlow):
@@ -292,16 +295,14 @@ class TEBD(HierarchicalFlow):
   Layer `j` acts on the shifted patches (a disentangler) for even `j` and on
   the aligned ones for odd `j`, like the two half-steps of a TEBD circuit;
   nothing is decimated, so all latent variables belong to one scale and the
-  correlation length the flow can build grows linearly with `depth`.
+  correlation length the flow can build grows linearly with `num_layers`.
   """
 
   def __init__(self,
                lattice_size,
-               depth=2,
-               num_couplings=4,
-               hidden_units=(10, 10, 10),
-               dtype=tf.float32,
-               conditioner_dtype=None,
+               *,
+               num_layers=2,
+               block_fn=None,
                seed=0,
                validate_args=False,
                name='tebd'):
@@ -309,19 +310,17 @@ class TEBD(HierarchicalFlow):
 
     Args:
       lattice_size: Python `int` L, a power of two >= 4.
-      depth: Python `int` >= 1, number of patch layers.
-      num_couplings: as in `MERA`.
-      hidden_units: as in `MERA`.
-      dtype: as in `MERA`.
-      conditioner_dtype: as in `MERA`.
+      num_layers: Python `int` >= 1, number of patch layers.
+      block_fn: as in `MERA`.
       seed: as in `MERA`.
       validate_args: Python `bool`.
       name: Python `str`.
     """
     parameters = dict(locals())
     lattice_size = checks.check_lattice_size(lattice_size, power_of_two=True)
-    depth = checks.check_positive_int(depth, 'depth')
-    schedule = [(0, j % 2 == 0, j) for j in range(depth)]
-    super().__init__(lattice_size, schedule, 0, num_couplings, hidden_units,
-                     dtype, conditioner_dtype, seed, validate_args, parameters,
-                     name)
+    num_layers = checks.check_positive_int(num_layers, 'num_layers')
+    schedule = [(0, j % 2 == 0, j) for j in range(num_layers)]
+    super().__init__(lattice_size=lattice_size, schedule=schedule,
+                     num_latent_scales=0, block_fn=block_fn, seed=seed,
+                     validate_args=validate_args, parameters=parameters,
+                     name=name)

@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from tfp_nrg import lattice
 from tfp_nrg.bijectors import one_pass
 from tfp_nrg.internal import checks
 
@@ -147,11 +148,8 @@ class PatchLayer(one_pass.OnePassBijector):
     self._check_event(field)
     spacing = 2**self._scale
     active = sublattice(field, spacing)
-    # Non-negative axes: tf.roll's vectorized (pfor) gradient, used by
-    # `batch_jacobian`, mishandles negative ones in TF 2.21.
-    axes = [field.shape.rank - 2, field.shape.rank - 1]
     if self._shifted:
-      active = tf.roll(active, shift=[-1, -1], axis=axes)
+      active = lattice.roll(active, shift=[-1, -1], axis=[-2, -1])
     x00, x11, x01, x10 = to_patches(active)
     a, b, log_det = block_fn(tf.reshape(tf.stack([x00, x11]), [2, -1]),
                              tf.reshape(tf.stack([x01, x10]), [2, -1]))
@@ -161,7 +159,7 @@ class PatchLayer(one_pass.OnePassBijector):
     active = from_patches(a[0], a[1], b[0], b[1])
     log_det = tf.reshape(log_det, shape)
     if self._shifted:
-      active = tf.roll(active, shift=[1, 1], axis=axes)
+      active = lattice.roll(active, shift=[1, 1], axis=[-2, -1])
     return (replace_sublattice(field, active, spacing),
             tf.reduce_sum(log_det, axis=[-2, -1]))
 

@@ -9,18 +9,49 @@ from tfp_nrg.internal import checks
 
 tfd = tfp.distributions
 
-__all__ = ['ARCHITECTURES', 'flow_of', 'neural_rg', 'neural_rg_from_config']
+__all__ = [
+    'ARCHITECTURES',
+    'check_architecture_arguments',
+    'flow_of',
+    'neural_rg',
+]
 
 ARCHITECTURES = ('mera', 'tebd', 'tree')
 
 
+def check_architecture_arguments(architecture, depth=None, repeat=None,
+                                 share_across_scales=None, num_layers=None):
+  """Refuses an unknown architecture or an argument that does not apply.
+
+  `depth`, `repeat` and `share_across_scales` belong to the hierarchical
+  architectures (`'mera'`, `'tree'`), `num_layers` to `'tebd'`; `None` means
+  "not given".
+
+  Raises:
+    ValueError: naming the argument.
+  """
+  if architecture not in ARCHITECTURES:
+    raise ValueError('`architecture` must be one of {}; got {!r}.'.format(
+        ARCHITECTURES, architecture))
+  scale_arguments = dict(depth=depth, repeat=repeat,
+                         share_across_scales=share_across_scales)
+  inapplicable = ([k for k, v in scale_arguments.items() if v is not None]
+                  if architecture == 'tebd' else
+                  ['num_layers'] if num_layers is not None else [])
+  if inapplicable:
+    raise ValueError('`{}` does not apply to architecture {!r}.'.format(
+        '`, `'.join(inapplicable), architecture))
+
+
 def neural_rg(lattice_size,
+              *,
               architecture='mera',
               depth=None,
-              repeat=1,
+              repeat=None,
+              share_across_scales=None,
+              num_layers=None,
               num_couplings=4,
               hidden_units=(10, 10, 10),
-              share_across_scales=False,
               dtype=tf.float32,
               conditioner_dtype=None,
               seed=0,
@@ -50,13 +81,14 @@ def neural_rg(lattice_size,
   Args:
     lattice_size: Python `int` L, a power of two >= 4.
     architecture: `'mera'`, `'tebd'` or `'tree'`.
-    depth: number of scales (`'mera'`, `'tree'`: default `log2 L`) or of
-      layers (`'tebd'`: default 2).
-    repeat: disentangler-decimator pairs (decimators, for `'tree'`) per scale;
-      ignored by `'tebd'`.
+    depth: number of scales (`'mera'`, `'tree'`; default `log2 L`).
+    repeat: disentangler-decimator pairs (decimators, for `'tree'`) per scale
+      (`'mera'`, `'tree'`; default 1).
+    share_across_scales: share blocks across scales (`'mera'`, `'tree'`;
+      default `False`).
+    num_layers: number of patch layers (`'tebd'` only; default 2).
     num_couplings: affine couplings per 2x2 block.
     hidden_units: conditioner MLP hidden widths.
-    share_across_scales: share blocks across scales (`'mera'`, `'tree'`).
     dtype: `tf.float32` or `tf.float64`.
     conditioner_dtype: `None` (= `dtype`) or a lower precision such as
       `tf.bfloat16` for the conditioner MLPs; log-dets stay in `dtype`.
@@ -68,71 +100,38 @@ def neural_rg(lattice_size,
     A `tfd.TransformedDistribution` with event shape `[L, L]`.
 
   Raises:
-    TypeError, ValueError: on malformed arguments, naming the argument.
+    TypeError, ValueError: on malformed arguments, naming the argument; an
+      argument that does not apply to `architecture` is refused.
   """
-  if architecture not in ARCHITECTURES:
-    raise ValueError('`architecture` must be one of {}; got {!r}.'.format(
-        ARCHITECTURES, architecture))
+  check_architecture_arguments(architecture, depth, repeat,
+                               share_across_scales, num_layers)
   lattice_size = checks.check_lattice_size(lattice_size, power_of_two=True)
   dtype = checks.check_float_dtype(dtype)
-  common = dict(num_couplings=num_couplings, hidden_units=hidden_units,
-                dtype=dtype, conditioner_dtype=conditioner_dtype, seed=seed,
-                validate_args=validate_args)
+  common = dict(
+      block_fn=bijectors.block_factory(
+          num_couplings=num_couplings, hidden_units=hidden_units, dtype=dtype,
+          conditioner_dtype=conditioner_dtype, validate_args=validate_args),
+      seed=seed, validate_args=validate_args)
   if architecture == 'tebd':
-    flow = bijectors.TEBD(lattice_size, depth=2 if depth is None else depth,
+    flow = bijectors.TEBD(lattice_size,
+                          num_layers=2 if num_layers is None else num_layers,
                           **common)
   else:
     flow_class = bijectors.MERA if architecture == 'mera' else bijectors.Tree
-    flow = flow_class(lattice_size, depth=depth, repeat=repeat,
-                      share_across_scales=share_across_scales, **common)
+    flow = flow_class(lattice_size, depth=depth,
+                      repeat=1 if repeat is None else repeat,
+                      share_across_scales=bool(share_across_scales), **common)
   prior = tfd.Sample(tfd.Normal(tf.zeros([], dtype), tf.ones([], dtype)),
                      sample_shape=[lattice_size, lattice_size])
   return tfd.TransformedDistribution(prior, flow, validate_args=validate_args,
                                      name=name)
 
 
-def neural_rg_from_config(config):
-  """The NeuralRG model a JSON-able run configuration describes.
-
-  This is how `examples/train_ising.py` records a run (in the model
-  directory's `tfp_nrg_run.json`), so that other programs rebuild the same
-  model before restoring its checkpoint.
-
-  Args:
-    config: `dict` with the keys `lattice_size`, `architecture`, `depth`,
-      `repeat`, `num_couplings`, `hidden_units`, `share_across_scales`,
-      `dtype` (`'float32'` or `'float64'`), `seed` and `symmetrize`;
-      optionally `conditioner_dtype` (e.g. `'bfloat16'`); other keys are
-      ignored.
-
-  Returns:
-    `neural_rg(...)`, wrapped in `Symmetrized` if `config['symmetrize']`.
-
-  Raises:
-    ValueError: if a key is missing.
-  """
-  keys = ('lattice_size', 'architecture', 'depth', 'repeat', 'num_couplings',
-          'hidden_units', 'share_across_scales', 'dtype', 'seed',
-          'symmetrize')
-  missing = [k for k in keys if k not in config]
-  if missing:
-    raise ValueError('`config` lacks {}.'.format(', '.join(missing)))
-  model = neural_rg(
-      config['lattice_size'], architecture=config['architecture'],
-      depth=config['depth'], repeat=config['repeat'],
-      num_couplings=config['num_couplings'],
-      hidden_units=config['hidden_units'],
-      share_across_scales=config['share_across_scales'],
-      dtype=config['dtype'],
-      conditioner_dtype=config.get('conditioner_dtype'), seed=config['seed'])
-  return symmetrized.Symmetrized(model) if config['symmetrize'] else model
-
-
 def flow_of(model):
   """The NeuralRG bijector `g` (latent -> physical) of a model.
 
   Args:
-    model: what `neural_rg` or `neural_rg_from_config` returns: a
+    model: what `neural_rg` returns (or `RunConfig.build_model`): a
       `tfd.TransformedDistribution` over a NeuralRG flow, possibly wrapped in
       `Symmetrized`.
 

@@ -1,5 +1,17 @@
-"""Unnormalized target densities for NeuralRG."""
+"""Unnormalized target densities for NeuralRG, and what they are made of."""
 
+from tfp_nrg.targets.couplings import CouplingOperator
+from tfp_nrg.targets.couplings import DenseCoupling
+from tfp_nrg.targets.couplings import TorusCoupling
 from tfp_nrg.targets.dual_ising import DualIsing
+from tfp_nrg.targets.spin_metropolis import checkerboard_sweeps
+from tfp_nrg.targets.spin_metropolis import random_spins
 
-__all__ = ['DualIsing']
+__all__ = [
+    'CouplingOperator',
+    'DenseCoupling',
+    'DualIsing',
+    'TorusCoupling',
+    'checkerboard_sweeps',
+    'random_spins',
+]

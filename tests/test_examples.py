@@ -1,0 +1,82 @@
+"""The examples end to end, as a user runs them (slow: they train)."""
+
+import json
+import os
+
+import pytest
+import tensorflow as tf
+
+import helpers
+import tfp_nrg
+
+T_C = tfp_nrg.exact.CRITICAL_TEMPERATURE
+
+
+REQUIRED_KEYS = [
+    'free_energy_bound', 'free_energy_bound_stderr', 'exact_free_energy',
+    'relative_error', 'gap_per_site', 'log_z_dual_estimate',
+    'log_z_dual_estimate_stderr', 'ess_fraction', 'acceptance_rate',
+    'energy_per_site', 'energy_per_site_stderr', 'exact_energy_per_site',
+    'steps', 'train_seconds', 'steps_per_second'
+]
+
+
+SAMPLER_KEYS = [
+    'acceptance_rate', 'energy_per_site', 'energy_per_site_stderr',
+    'exact_energy_per_site', 'abs_magnetization', 'abs_magnetization_stderr',
+    'ess_per_second', 'num_chains', 'num_steps'
+]
+
+
+@pytest.mark.slow
+def test_train_example_end_to_end(trained_example_run):
+  assert 'relative error' in trained_example_run['process'].stdout
+  metrics = json.loads(trained_example_run['metrics_out'].read_text())
+  for key in REQUIRED_KEYS:
+    assert isinstance(metrics[key], (int, float)), key
+  assert metrics['steps'] == 30
+  target = tfp_nrg.DualIsing(4, T_C)
+  assert metrics['exact_free_energy'] == pytest.approx(
+      -target.exact_log_normalizer())
+  assert metrics['relative_error'] == pytest.approx(
+      (metrics['free_energy_bound'] - metrics['exact_free_energy']) /
+      abs(metrics['exact_free_energy']))
+  model_dir = trained_example_run['model_dir']
+  assert (model_dir / 'samples.png').stat().st_size > 1000
+  assert tf.train.latest_checkpoint(str(model_dir)) is not None
+
+
+@pytest.mark.slow
+def test_train_example_refuses_another_configuration(trained_example_run):
+  model_dir = trained_example_run['model_dir']
+  before = sorted(os.listdir(model_dir))
+  done = helpers.run_example(
+      'train_ising', *helpers.TRAIN_FLAGS, '--num_couplings=3',
+      '--model_dir={}'.format(model_dir))
+  assert done.returncode != 0 and 'num_couplings' in done.stderr
+  assert sorted(os.listdir(model_dir)) == before
+
+
+@pytest.mark.slow
+def test_sample_example_end_to_end(trained_example_run, tmp_path):
+  sample_out = tmp_path / 'sample.json'
+  flags = ['--model_dir={}'.format(trained_example_run['model_dir']),
+           '--num_chains=8', '--num_steps=60', '--num_burnin_steps=20',
+           '--latent_hmc', '--metrics_out={}'.format(sample_out)]
+  done = helpers.run_example('sample_ising', *flags)
+  assert done.returncode == 0, done.stderr[-3000:]
+  sampled = json.loads(sample_out.read_text())
+  for key in SAMPLER_KEYS:
+    assert isinstance(sampled[key], (int, float)), key
+  assert sampled['exact_energy_per_site'] == pytest.approx(
+      tfp_nrg.exact.ising_energy_per_site(4, T_C))
+  assert 'latent_hmc' in sampled
+  done = helpers.run_example('sample_ising', *flags, '--temperature=3.0')
+  assert done.returncode != 0 and 'allow_other_temperature' in done.stderr
+  done = helpers.run_example(
+      'sample_ising', '--model_dir={}'.format(tmp_path / 'nothing'))
+  assert done.returncode != 0 and 'holds no trained model' in done.stderr
+
+
+if __name__ == '__main__':
+  raise SystemExit(pytest.main([__file__]))

@@ -1,0 +1,147 @@
+"""RunConfig: validation, JSON round trips, building and loading runs."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfp_nrg
+from tfp_nrg import runs
+
+TINY = dict(lattice_size=4, num_couplings=2, hidden_units=(8,), batch_size=16,
+            num_steps=3)
+
+
+def test_json_round_trip():
+  config = runs.RunConfig(**TINY, architecture='tree', depth=1, seed=5)
+  record = json.loads(json.dumps(config.to_json()))
+  assert runs.RunConfig.from_json(record) == config
+  assert record['version'] == runs.FORMAT_VERSION
+  assert record['hidden_units'] == [8]
+
+
+def test_constant_schedule_is_not_tied_to_num_steps():
+  config = runs.RunConfig(lr_schedule='constant', num_steps=500)
+  assert config.num_steps is None
+  assert config.learning_rate_schedule() == config.learning_rate
+  cosine = runs.RunConfig(num_steps=500).learning_rate_schedule()
+  assert float(cosine(0)) == pytest.approx(2e-3)
+  assert float(cosine(500)) == pytest.approx(2e-3 * 0.02)
+
+
+@pytest.mark.parametrize('fields,error,match', [
+    (dict(lattice_size=12), ValueError, 'lattice_size'),
+    (dict(temperature=0.), ValueError, 'temperature'),
+    (dict(architecture='mlp'), ValueError, 'architecture'),
+    (dict(architecture='tebd', repeat=2), ValueError, 'repeat'),
+    (dict(architecture='tebd', share_across_scales=False), ValueError,
+     'share_across_scales'),
+    (dict(architecture='tebd', depth=2), ValueError, 'depth'),
+    (dict(num_layers=3), ValueError, 'num_layers'),
+    (dict(depth=0), ValueError, 'depth'),
+    (dict(hidden_units=()), ValueError, 'hidden_units'),
+    (dict(hidden_units=(8, 0)), ValueError, 'hidden_units'),
+    (dict(dtype='float16'), ValueError, 'dtype'),
+    (dict(batch_size=1), ValueError, 'batch_size'),
+    (dict(num_steps=0), ValueError, 'num_steps'),
+    (dict(num_steps=None), ValueError, 'num_steps'),
+    (dict(learning_rate=0.), ValueError, 'learning_rate'),
+    (dict(lr_schedule='step'), ValueError, 'lr_schedule'),
+    (dict(clip_norm=-1.), ValueError, 'clip_norm'),
+    (dict(gradient_estimator='vimco'), ValueError, 'gradient_estimator'),
+    (dict(target='phi4'), ValueError, 'target'),
+    (dict(seed=1.5), TypeError, 'seed'),
+    (dict(version=1), ValueError, 'version'),
+])
+def test_validation_names_the_field(fields, error, match):
+  with pytest.raises(error, match=match):
+    runs.RunConfig(**fields)
+
+
+def test_from_json_refuses_unknown_fields():
+  record = runs.RunConfig().to_json()
+  record['learning_rat'] = 1e-3
+  with pytest.raises(ValueError, match='learning_rat'):
+    runs.RunConfig.from_json(record)
+  with pytest.raises(TypeError, match='dict'):
+    runs.RunConfig.from_json([1, 2])
+
+
+def test_reads_records_written_before_versions():
+  """The flat dict `examples/train_ising.py` recorded before RunConfig."""
+  legacy = dict(
+      lattice_size=8, temperature=2.269185314213022, architecture='mera',
+      depth=None, repeat=2, num_couplings=4, hidden_units=[32, 32],
+      share_across_scales=False, symmetrize=True, batch_size=256,
+      learning_rate=0.002, lr_schedule='cosine', clip_norm=100.0,
+      gradient_estimator='reparameterization', seed=0, dtype='float32',
+      num_steps=6000)
+  assert runs.RunConfig.from_json(legacy) == runs.RunConfig()
+  tebd = dict(legacy, architecture='tebd', depth=3, lr_schedule='constant')
+  del tebd['num_steps']
+  config = runs.RunConfig.from_json(tebd)
+  assert (config.num_layers, config.repeat, config.depth) == (3, None, None)
+  assert config.num_steps is None
+
+
+def test_build_model_is_neural_rg_of_the_fields():
+  config = runs.RunConfig(**TINY, repeat=1, seed=3, dtype='float64')
+  model = config.build_model()
+  assert isinstance(model, tfp_nrg.Symmetrized)
+  reference = tfp_nrg.neural_rg(4, num_couplings=2, hidden_units=(8,),
+                                seed=3, dtype=tf.float64)
+  for a, b in zip(model.trainable_variables, reference.trainable_variables):
+    np.testing.assert_array_equal(a, b)
+  assert (config.repeat, config.share_across_scales) == (1, False)
+  assert runs.RunConfig().repeat == 2
+  plain = runs.RunConfig(**TINY, symmetrize=False, architecture='tebd',
+                         num_layers=3)
+  flow = tfp_nrg.distributions.flow_of(plain.build_model())
+  assert isinstance(flow, tfp_nrg.bijectors.TEBD) and len(flow.layers) == 3
+  target = config.build_target()
+  assert (target.lattice_size, target.dtype) == (4, tf.float64)
+  assert config.build_target(temperature=3.).temperature == 3.
+
+
+def test_train_then_load(tmp_path):
+  config = runs.RunConfig(**TINY, seed=2)
+  target, model = config.build_target(), config.build_model()
+  trainer = config.build_trainer(model, target, jit_compile=False)
+  assert trainer.batch_size == 16
+  assert trainer.exact_log_normalizer == pytest.approx(
+      target.exact_log_normalizer())
+  model_dir = str(tmp_path / 'run')
+  trainer.fit(config.num_steps, model_dir=model_dir, config=config.to_json(),
+              log_every=0)
+  run = runs.load(model_dir)
+  assert run.config == config and run.step == 3
+  assert run.model_dir == model_dir
+  assert run.target.temperature == config.temperature
+  for a, b in zip(run.model.trainable_variables, model.trainable_variables):
+    np.testing.assert_array_equal(a, b)
+  assert runs.load(model_dir, temperature=3.).target.temperature == 3.
+  with pytest.raises(ValueError, match='temperature'):
+    runs.load(model_dir, temperature=-1.)
+
+
+def test_load_refuses_what_is_not_a_run(tmp_path):
+  with pytest.raises(ValueError, match='holds no trained model'):
+    runs.load(str(tmp_path))
+  trainer = runs.RunConfig(**TINY).build_trainer(
+      runs.RunConfig(**TINY).build_model(),
+      runs.RunConfig(**TINY).build_target(), jit_compile=False)
+  model_dir = str(tmp_path / 'run')
+  trainer.fit(1, model_dir=model_dir, config={'lattice_size': 'four'},
+              log_every=0)
+  with pytest.raises(ValueError, match='not a valid RunConfig'):
+    runs.load(model_dir)
+  with open(os.path.join(model_dir, 'tfp_nrg_run.json'), 'w') as f:
+    f.write('{broken')
+  with pytest.raises(ValueError, match='not valid JSON'):
+    runs.load(model_dir)
+
+
+if __name__ == '__main__':
+  raise SystemExit(pytest.main([__file__]))

@@ -1,0 +1,137 @@
+"""Model directories: who owns them, what run they hold, and restoring it.
+
+A model directory belongs to one run. `open_model_dir` records the run's
+JSON configuration in `tfp_nrg_run.json` the first time, and afterwards only
+lets the same configuration resume there: a directory holding another run's
+configuration, or checkpoints that tfp_nrg did not write, is refused with
+`ForeignCheckpointError`, so nothing a user saved is overwritten.
+
+Example:
+
+```python
+checkpoint = tf.train.Checkpoint(model=model, step=step)
+manager = tfp_nrg.checkpoints.open_model_dir(checkpoint, '/tmp/run',
+                                             config={'L': 8})
+manager.save(checkpoint_number=0)
+tfp_nrg.checkpoints.restore_latest(model, '/tmp/run')   # -> 0
+```
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+__all__ = [
+    'ForeignCheckpointError',
+    'RUN_CONFIG_FILE',
+    'open_model_dir',
+    'read_run_config',
+    'restore',
+    'restore_latest',
+]
+
+RUN_CONFIG_FILE = 'tfp_nrg_run.json'
+
+
+class ForeignCheckpointError(ValueError):
+  """A model directory holds checkpoints of another run or configuration."""
+
+
+def open_model_dir(checkpoint, model_dir, config, max_to_keep=3):
+  """Claims `model_dir` for a run of `config`; restores its last checkpoint.
+
+  Args:
+    checkpoint: the run's `tf.train.Checkpoint`.
+    model_dir: the directory (created if missing).
+    config: JSON-serializable `dict` that identifies the run.
+    max_to_keep: Python `int`, checkpoints kept.
+
+  Returns:
+    A `tf.train.CheckpointManager` for `model_dir`, with `checkpoint`
+    restored from its latest checkpoint if there was one.
+
+  Raises:
+    ForeignCheckpointError: if `model_dir` holds another configuration's run,
+      or checkpoints without a run configuration.
+    ValueError: if the latest checkpoint cannot be restored.
+  """
+  os.makedirs(model_dir, exist_ok=True)
+  config_path = os.path.join(model_dir, RUN_CONFIG_FILE)
+  config = json.loads(json.dumps(config or {}, sort_keys=True))
+  if os.path.exists(config_path):
+    with open(config_path) as f:
+      saved = json.load(f)
+    if saved != config:
+      changed = sorted(k for k in set(saved) | set(config)
+                       if saved.get(k) != config.get(k))
+      raise ForeignCheckpointError(
+          '`model_dir` {!r} holds a run with a different configuration '
+          '(differs in {}); refusing to overwrite it. Use another '
+          'directory.'.format(model_dir, ', '.join(changed)))
+  elif tf.train.latest_checkpoint(model_dir) is not None:
+    raise ForeignCheckpointError(
+        '`model_dir` {!r} holds checkpoints that tfp_nrg did not write (no '
+        '{}); refusing to overwrite them.'.format(model_dir, RUN_CONFIG_FILE))
+  else:
+    with open(config_path, 'w') as f:
+      json.dump(config, f, indent=2, sort_keys=True)
+  manager = tf.train.CheckpointManager(checkpoint, model_dir,
+                                       max_to_keep=max_to_keep)
+  if manager.latest_checkpoint:
+    restore(checkpoint, manager.latest_checkpoint)
+  return manager
+
+
+def read_run_config(model_dir):
+  """The JSON configuration a run recorded in `model_dir`, as a `dict`.
+
+  Raises:
+    ValueError: if `model_dir` holds no run (no configuration, or no
+      checkpoint).
+  """
+  path = os.path.join(model_dir, RUN_CONFIG_FILE)
+  if not os.path.exists(path) or tf.train.latest_checkpoint(model_dir) is None:
+    raise ValueError('`model_dir` {!r} holds no trained model (expected {} '
+                     'and a checkpoint, as Trainer.fit writes them).'.format(
+                         model_dir, RUN_CONFIG_FILE))
+  with open(path) as f:
+    try:
+      return json.load(f)
+    except json.JSONDecodeError as e:
+      raise ValueError('{!r} is not valid JSON ({}).'.format(path, e)) from e
+
+
+def restore_latest(model, model_dir):
+  """Restores `model`'s weights from the latest `Trainer` checkpoint.
+
+  Only the model is read (not the optimizer), so the model can be used for
+  sampling or analysis.
+
+  Args:
+    model: the `tfd.Distribution` that was trained (rebuilt alike).
+    model_dir: the run's directory.
+
+  Returns:
+    The number of training steps of the restored checkpoint.
+
+  Raises:
+    ValueError: if there is no checkpoint, or it does not fit `model`.
+  """
+  checkpoint = tf.train.latest_checkpoint(model_dir)
+  if checkpoint is None:
+    raise ValueError('`model_dir` {!r} holds no checkpoint.'.format(model_dir))
+  step = tf.Variable(0, dtype=tf.int64, trainable=False)
+  restore(tf.train.Checkpoint(model=model, step=step), checkpoint)
+  return int(step.numpy())
+
+
+def restore(checkpoint, path):
+  """Restores `checkpoint` from `path`, or raises a `ValueError` saying why."""
+  try:
+    checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
+  # TF reports a damaged file as OpError, IndexError, ValueError or
+  # AssertionError, depending on where the damage is.
+  except Exception as e:  # pylint: disable=broad-exception-caught
+    raise ValueError('Could not restore checkpoint {!r}: it is corrupt or '
+                     'does not match this model ({}).'.format(path, e)) from e

@@ -1,0 +1,141 @@
+"""The training loop's side work, as small hooks `Trainer.fit` calls.
+
+A hook sees the run at three moments: `begin(trainer, num_steps)` before the
+first step, `after_step(trainer, step, metrics)` after every applied step
+(`step` counts from 1, `metrics` a `StepMetrics` of NumPy values), and
+`end(trainer, step)` when the loop stops, normally or not. `Trainer.fit`
+builds the standard ones from its arguments; pass more with `hooks=`.
+
+Example:
+
+```python
+class Record(tfp_nrg.hooks.Hook):
+  def __init__(self):
+    self.losses = []
+  def after_step(self, trainer, step, metrics):
+    self.losses.append(float(metrics.loss))
+
+record = Record()
+trainer.fit(num_steps=100, hooks=[record])
+```
+"""
+
+import time
+
+import tensorflow as tf
+
+__all__ = [
+    'CheckpointHook',
+    'ConsoleHook',
+    'Hook',
+    'SummaryHook',
+]
+
+
+class Hook:
+  """Does nothing; subclasses override what they need."""
+
+  def begin(self, trainer, num_steps):
+    """Called once before the first step of `fit`."""
+
+  def after_step(self, trainer, step, metrics):
+    """Called after each applied step `step` (counted from 1)."""
+
+  def end(self, trainer, step):
+    """Called once when `fit` stops, with the last applied step."""
+
+
+class _Periodic(Hook):
+  """Acts every `every` steps and at the last step of the run."""
+
+  def __init__(self, every):
+    self.every = every
+    self.num_steps = None
+
+  def begin(self, trainer, num_steps):
+    self.num_steps = num_steps
+
+  def due(self, step):
+    return step % self.every == 0 or step == self.num_steps
+
+
+class CheckpointHook(_Periodic):
+  """Saves through a `tf.train.CheckpointManager` every `every` steps and last.
+  """
+
+  def __init__(self, manager, every):
+    super().__init__(every)
+    self.manager = manager
+
+  def after_step(self, trainer, step, metrics):
+    if self.due(step):
+      self.manager.save(checkpoint_number=step)
+
+
+def _sample_image(x, max_images=8):
+  """A row of up to `max_images` fields `[L, L]`, squashed to `[0, 1]`."""
+  tiles = 0.5 + 0.5 * tf.math.tanh(tf.cast(x[:max_images], tf.float32))
+  row = tf.concat(tf.unstack(tf.pad(tiles, [[0, 0], [0, 1], [0, 1]],
+                                    constant_values=1.)), axis=1)
+  return row[tf.newaxis, :, :, tf.newaxis]
+
+
+class SummaryHook(_Periodic):
+  """TensorBoard scalars every `every` steps, sample images every `image_every`.
+
+  Scalars: `loss/mean`, `loss/stderr`, `grad_norm`, `learning_rate` and,
+  with the trainer's `exact_log_normalizer`, `loss/gap_to_exact`.
+  """
+
+  def __init__(self, log_dir, every, image_every):
+    super().__init__(every)
+    self.writer = tf.summary.create_file_writer(log_dir)
+    self.image_every = image_every
+
+  def after_step(self, trainer, step, metrics):
+    if not self.due(step):
+      return
+    with self.writer.as_default(step=step):
+      tf.summary.scalar('loss/mean', metrics.loss)
+      tf.summary.scalar('loss/stderr', metrics.loss_stderr)
+      tf.summary.scalar('grad_norm', metrics.grad_norm)
+      tf.summary.scalar('learning_rate', metrics.learning_rate)
+      if trainer.exact_log_normalizer is not None:
+        tf.summary.scalar('loss/gap_to_exact',
+                          metrics.loss + trainer.exact_log_normalizer)
+      if (self.image_every and step % self.image_every == 0 and
+          trainer.model.event_shape.rank == 2):
+        tf.summary.image('samples', _sample_image(trainer.sample_images(step)))
+
+  def end(self, trainer, step):
+    self.writer.flush()
+
+
+class ConsoleHook(_Periodic):
+  """A progress line every `every` steps and at the last one."""
+
+  def __init__(self, every, log_fn=print):
+    super().__init__(every)
+    self.log_fn = log_fn
+    self._last = None
+
+  def begin(self, trainer, num_steps):
+    super().begin(trainer, num_steps)
+    self._last = (time.time(), int(trainer.step.numpy()))
+
+  def after_step(self, trainer, step, metrics):
+    if not self.due(step):
+      return
+    now = time.time()
+    rate = (step - self._last[1]) / max(now - self._last[0], 1e-9)
+    self._last = (now, step)
+    gap = ''
+    if trainer.exact_log_normalizer is not None:
+      num_sites = trainer.model.event_shape.num_elements() or 1
+      gap = '  gap/N {:.2e}'.format(
+          (metrics.loss + trainer.exact_log_normalizer) / num_sites)
+    self.log_fn('step {:>6d}/{}  F = {:.4f} +- {:.4f}{}  |grad| {:.2e}  '
+                'lr {:.1e}  {:.1f} steps/s'.format(
+                    step, self.num_steps, metrics.loss, metrics.loss_stderr,
+                    gap, metrics.grad_norm, metrics.learning_rate, rate))
+

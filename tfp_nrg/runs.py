@@ -1,0 +1,273 @@
+"""Runs: one typed record of what a training run is, and loading it back.
+
+A `RunConfig` holds every field that identifies a NeuralRG run (lattice,
+temperature, architecture, optimizer, seed, ...). It validates itself, naming
+the bad field; it builds the run's target, model and trainer; and it is what
+`Trainer.fit` records in a model directory (`to_json`), so that
+`runs.load(model_dir)` rebuilds the same model and restores its latest
+checkpoint. Programs that use a trained model load it through `runs.load`
+alone.
+
+Example:
+
+```python
+config = tfp_nrg.runs.RunConfig(lattice_size=8, num_steps=200)
+target, model = config.build_target(), config.build_model()
+trainer = config.build_trainer(model, target)
+trainer.fit(config.num_steps, model_dir='/tmp/run', config=config.to_json())
+
+run = tfp_nrg.runs.load('/tmp/run')       # Run(config, model, target, ...)
+run.model.sample(4, seed=(1, 2))
+```
+"""
+
+import collections
+import dataclasses
+from typing import Optional, Tuple
+
+import tensorflow as tf
+
+from tfp_nrg import checkpoints
+from tfp_nrg import distributions
+from tfp_nrg import exact
+from tfp_nrg import targets
+from tfp_nrg import training
+from tfp_nrg.internal import checks
+
+__all__ = ['FORMAT_VERSION', 'Run', 'RunConfig', 'load']
+
+FORMAT_VERSION = 2
+TARGETS = ('dual_ising',)
+LR_SCHEDULES = ('cosine', 'constant')
+GRADIENT_ESTIMATORS = {
+    'reparameterization': training.REPARAMETERIZATION,
+    'path': training.DOUBLY_REPARAMETERIZED,
+}
+# The fraction of the peak learning rate a cosine schedule ends at.
+_COSINE_ALPHA = 0.02
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+  """Everything that identifies a NeuralRG training run; immutable.
+
+  Fields that do not apply to `architecture` must stay `None` (`depth`,
+  `repeat`, `share_across_scales` for `'tebd'`; `num_layers` otherwise);
+  `repeat` and `share_across_scales` of `'mera'` and `'tree'` default to 2
+  and `False`.
+  `num_steps` is the cosine schedule's horizon; a constant-rate run is not
+  tied to it (its record keeps `num_steps=None`, so it may be extended).
+  """
+  lattice_size: int = 8
+  temperature: float = exact.CRITICAL_TEMPERATURE
+  target: str = 'dual_ising'
+  architecture: str = 'mera'
+  depth: Optional[int] = None
+  repeat: Optional[int] = None
+  share_across_scales: Optional[bool] = None
+  num_layers: Optional[int] = None
+  num_couplings: int = 4
+  hidden_units: Tuple[int, ...] = (32, 32)
+  symmetrize: bool = True
+  dtype: str = 'float32'
+  conditioner_dtype: Optional[str] = None
+  batch_size: int = 256
+  num_steps: Optional[int] = 6000
+  learning_rate: float = 2e-3
+  lr_schedule: str = 'cosine'
+  clip_norm: Optional[float] = 100.
+  gradient_estimator: str = 'reparameterization'
+  seed: int = 0
+  version: int = FORMAT_VERSION
+
+  def __post_init__(self):
+    object.__setattr__(self, 'hidden_units', tuple(self.hidden_units))
+    if self.architecture in ('mera', 'tree'):
+      if self.repeat is None:
+        object.__setattr__(self, 'repeat', 2)
+      if self.share_across_scales is None:
+        object.__setattr__(self, 'share_across_scales', False)
+    if self.lr_schedule == 'constant' and self.num_steps is not None:
+      object.__setattr__(self, 'num_steps', None)
+    self._validate()
+
+  def _validate(self):
+    """Raises `TypeError`/`ValueError` naming the first bad field."""
+    def one_of(name, allowed):
+      if getattr(self, name) not in allowed:
+        raise ValueError('RunConfig field `{}` must be one of {}; got '
+                         '{!r}.'.format(name, list(allowed),
+                                        getattr(self, name)))
+    if self.version != FORMAT_VERSION:
+      raise ValueError('RunConfig field `version` must be {}; got {!r}.'.format(
+          FORMAT_VERSION, self.version))
+    one_of('target', TARGETS)
+    one_of('dtype', ('float32', 'float64'))
+    one_of('lr_schedule', LR_SCHEDULES)
+    one_of('gradient_estimator', GRADIENT_ESTIMATORS)
+    one_of('symmetrize', (True, False))
+    checks.check_lattice_size(self.lattice_size, power_of_two=True,
+                              name='lattice_size')
+    checks.check_finite_number(self.temperature, 'temperature', positive=True)
+    distributions.check_architecture_arguments(
+        self.architecture, self.depth, self.repeat, self.share_across_scales,
+        self.num_layers)
+    for name in ('depth', 'repeat', 'num_layers'):
+      if getattr(self, name) is not None:
+        checks.check_positive_int(getattr(self, name), name)
+    checks.check_positive_int(self.num_couplings, 'num_couplings')
+    if not self.hidden_units or not all(
+        isinstance(h, int) and not isinstance(h, bool) and h > 0
+        for h in self.hidden_units):
+      raise ValueError('RunConfig field `hidden_units` must be a non-empty '
+                       'sequence of positive ints; got {!r}.'.format(
+                           self.hidden_units))
+    checks.check_positive_int(self.batch_size, 'batch_size', minimum=2)
+    if self.lr_schedule == 'cosine':
+      if self.num_steps is None:
+        raise ValueError('RunConfig field `num_steps` (the cosine schedule\'s '
+                         'horizon) must be set for lr_schedule=\'cosine\'.')
+      checks.check_positive_int(self.num_steps, 'num_steps')
+    checks.check_finite_number(self.learning_rate, 'learning_rate',
+                               positive=True)
+    if self.clip_norm is not None:
+      checks.check_finite_number(self.clip_norm, 'clip_norm', positive=True)
+    checks.check_positive_int(self.seed, 'seed', minimum=-2**31)
+
+  def to_json(self):
+    """The fields as a JSON-able `dict` (what a model directory records)."""
+    record = dataclasses.asdict(self)
+    record['hidden_units'] = list(self.hidden_units)
+    return record
+
+  @classmethod
+  def from_json(cls, record):
+    """The `RunConfig` of a `dict` written by `to_json`.
+
+    Records without a `version` (written before it existed) are read too: a
+    `'tebd'` record's `depth` was its number of layers, and `num_steps` was
+    kept only for a cosine schedule.
+
+    Raises:
+      ValueError: on an unknown or missing field, or a bad value, naming it.
+    """
+    if not isinstance(record, dict):
+      raise TypeError('A run record must be a dict; got {!r}.'.format(record))
+    record = dict(record)
+    if 'version' not in record:
+      record = _upgrade_unversioned(record)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(record) - names)
+    if unknown:
+      raise ValueError('Unknown RunConfig field(s) {} in the record.'.format(
+          ', '.join(unknown)))
+    return cls(**record)
+
+  @property
+  def tf_dtype(self):
+    return tf.as_dtype(self.dtype)
+
+  def build_target(self, temperature=None):
+    """The target density, at `temperature` (default the run's)."""
+    return targets.DualIsing(
+        self.lattice_size,
+        self.temperature if temperature is None else temperature,
+        dtype=self.tf_dtype)
+
+  def build_model(self):
+    """A new model of this configuration (build it in a strategy's scope)."""
+    model = distributions.neural_rg(
+        self.lattice_size, architecture=self.architecture, depth=self.depth,
+        repeat=self.repeat, share_across_scales=self.share_across_scales,
+        num_layers=self.num_layers, num_couplings=self.num_couplings,
+        hidden_units=self.hidden_units, dtype=self.tf_dtype,
+        conditioner_dtype=self.conditioner_dtype, seed=self.seed)
+    return distributions.Symmetrized(model) if self.symmetrize else model
+
+  def learning_rate_schedule(self):
+    """The peak rate, or a cosine decay to 2% of it over `num_steps`."""
+    if self.lr_schedule == 'constant':
+      return self.learning_rate
+    return tf.keras.optimizers.schedules.CosineDecay(
+        self.learning_rate, decay_steps=self.num_steps, alpha=_COSINE_ALPHA)
+
+  def build_trainer(self, model, target, jit_compile=True, strategy=None,
+                    **kwargs):
+    """The `training.Trainer` of this run for `model` and `target`.
+
+    Args:
+      model: from `build_model` (in `strategy`'s scope, if any).
+      target: from `build_target`.
+      jit_compile: Python `bool`.
+      strategy: optional `tf.distribute.Strategy`.
+      **kwargs: further `Trainer` arguments.
+
+    Returns:
+      A `Trainer` with this run's batch, optimizer, estimator and seed, and
+      the target's exact `ln Z` where it is known.
+    """
+    try:
+      exact_log_normalizer = target.exact_log_normalizer()
+    except NotImplementedError:
+      exact_log_normalizer = None
+    return training.Trainer(
+        model, target.log_prob, batch_size=self.batch_size,
+        learning_rate=self.learning_rate_schedule(),
+        clip_norm=self.clip_norm,
+        gradient_estimator=GRADIENT_ESTIMATORS[self.gradient_estimator],
+        jit_compile=jit_compile, seed=self.seed,
+        exact_log_normalizer=exact_log_normalizer, strategy=strategy,
+        **kwargs)
+
+
+def _upgrade_unversioned(record):
+  """A record written before `version` existed, in today's fields."""
+  if record.get('lr_schedule') == 'constant':
+    record.setdefault('num_steps', None)
+  if record.get('architecture') == 'tebd':
+    record['num_layers'] = record.pop('depth', None) or 2
+    record['repeat'] = record['share_across_scales'] = None
+  return record
+
+
+class Run(collections.namedtuple('Run', [
+    'config',     # RunConfig.
+    'model',      # The trained distribution, restored.
+    'target',     # The target it was trained on.
+    'step',       # Training steps of the restored checkpoint.
+    'model_dir',
+])):
+  """A trained run, as `load` returns it."""
+  __slots__ = ()
+
+
+def load(model_dir, temperature=None):
+  """Loads the run in `model_dir`: its config, restored model and target.
+
+  Args:
+    model_dir: a directory `Trainer.fit` wrote with a `RunConfig` record.
+    temperature: optional Python float, build the target at this
+      temperature instead of the run's (the model is unchanged).
+
+  Returns:
+    A `Run`.
+
+  Raises:
+    ValueError: if `model_dir` holds no run, its record is not a valid
+      `RunConfig`, or the checkpoint does not fit it.
+  """
+  record = checkpoints.read_run_config(model_dir)
+  try:
+    config = RunConfig.from_json(record)
+  except (TypeError, ValueError) as e:
+    raise ValueError('The run record in {!r} is not a valid RunConfig: '
+                     '{}'.format(model_dir, e)) from e
+  if temperature is not None:
+    temperature = checks.check_finite_number(temperature, 'temperature',
+                                             positive=True)
+  model = config.build_model()
+  step = checkpoints.restore_latest(model, model_dir)
+  return Run(config=config, model=model,
+             target=config.build_target(temperature), step=step,
+             model_dir=model_dir)
+
