@@ -35,7 +35,7 @@ def test_two_replicas_match_one_device_on_the_same_samples():
   mirrored, target = build(tf.distribute.MirroredStrategy(CPUS))
   assert mirrored.per_replica_batch_size == 8
   seed = tf.constant([5, 6], tf.int32)
-  per_draw, gradients = tf.function(mirrored.loss_and_gradients,
+  per_draw, _, gradients = tf.function(mirrored.loss_and_gradients,
                                     autograph=False)(seed)
   # One device, the same model and the same draws: replica r's half batch is
   # drawn with fold_in(seed, r); the loss is the mean over all 16.

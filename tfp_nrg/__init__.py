@@ -13,21 +13,25 @@ from tfp_nrg import evaluation
 from tfp_nrg import exact
 from tfp_nrg import hooks
 from tfp_nrg import lattice
+from tfp_nrg import losses
 from tfp_nrg import mcmc
 from tfp_nrg import observables
 from tfp_nrg import rg
 from tfp_nrg import runs
 from tfp_nrg import stats
+from tfp_nrg import target_buffer
 from tfp_nrg import targets
 from tfp_nrg import training
 from tfp_nrg.distributions import neural_rg
 from tfp_nrg.distributions import Symmetrized
 from tfp_nrg.saved_model import export
+from tfp_nrg.target_buffer import TargetBuffer
 from tfp_nrg.targets import DualIsing
 
 __all__ = [
     'DualIsing',
     'Symmetrized',
+    'TargetBuffer',
     'bijectors',
     'checkpoints',
     'distributions',
@@ -36,12 +40,14 @@ __all__ = [
     'export',
     'hooks',
     'lattice',
+    'losses',
     'mcmc',
     'neural_rg',
     'observables',
     'rg',
     'runs',
     'stats',
+    'target_buffer',
     'targets',
     'training',
 ]

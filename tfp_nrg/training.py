@@ -1,21 +1,9 @@
-"""Variational training by probability density distillation, and evaluation.
+"""Variational training by probability density distillation: the `Trainer`.
 
-A flow `q` is fitted to an unnormalized target `pi` without data by minimising
-the variational free energy
-
-```none
-F[q] = E_{x ~ q}[ln q(x) - ln pi(x)] = -ln Z + KL(q || pi / Z) >= -ln Z,
-```
-
-estimated from a batch drawn with `experimental_sample_and_log_prob` (no
-inverse pass) and differentiated through the sampler (reparametrization). This
-is `tfp.vi.monte_carlo_variational_loss` with
-`discrepancy_fn=tfp.vi.kl_reverse`, kept per draw so that the loss has an error
-bar and non-finite draws are caught.
-With `tfp.vi.GradientEstimators.DOUBLY_REPARAMETERIZED` the score term
-`grad_theta ln q_theta(x)` at fixed `x` is removed ("sticking the landing",
-Roeder et al. 2017): the same loss value, a lower-variance gradient near the
-optimum, one extra `log_prob` (inverse) pass.
+A flow `q` is fitted to an unnormalized target `pi` without data by Adam on
+the variational free energy `F[q] = E_q[ln q - ln pi] >= -ln Z` (the reverse
+KL; see `tfp_nrg.losses`, whose per-draw losses are re-exported here), and,
+with draws of `pi`, on the forward KL too (mode-covering training).
 
 Training and evaluation speak TFP's interfaces: any `tfd.Distribution` with
 `experimental_sample_and_log_prob` and trainable variables, and any
@@ -44,32 +32,49 @@ import time
 from absl import logging
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from tfp_nrg import checkpoints
 from tfp_nrg import hooks as hooks_lib
+from tfp_nrg import losses as losses_lib
 from tfp_nrg.internal import checks
+from tfp_nrg.losses import DOUBLY_REPARAMETERIZED
+from tfp_nrg.losses import forward_kl_per_draw
+from tfp_nrg.losses import free_energy_per_draw
+from tfp_nrg.losses import REPARAMETERIZATION
 
 __all__ = [
+    'DOUBLY_REPARAMETERIZED',
     'FitResult',
+    'LossAndGradients',
+    'REPARAMETERIZATION',
     'StepMetrics',
     'Trainer',
+    'forward_kl_per_draw',
     'free_energy_per_draw',
 ]
 
-REPARAMETERIZATION = tfp.vi.GradientEstimators.REPARAMETERIZATION
-DOUBLY_REPARAMETERIZED = tfp.vi.GradientEstimators.DOUBLY_REPARAMETERIZED
-_ESTIMATORS = (REPARAMETERIZATION, DOUBLY_REPARAMETERIZED)
+# Folded into a step's seed for its target-buffer draws (replicas use 0, 1...).
+_FORWARD_SEED = 2**20
 
 
 class StepMetrics(collections.namedtuple('StepMetrics', [
     'loss',           # Mean of ln q - ln pi over the batch.
     'loss_stderr',
+    'cross_entropy',  # Mean of -ln q over the target draws (NaN: none).
     'grad_norm',      # Global gradient norm, before clipping.
     'learning_rate',
     'applied',        # False if the loss or gradient was not finite.
 ])):
   """One training step's figures (tensors in the step, NumPy outside)."""
+  __slots__ = ()
+
+
+class LossAndGradients(collections.namedtuple('LossAndGradients', [
+    'per_draw',          # [batch_size] ln q - ln pi at the model's draws.
+    'forward_per_draw',  # [forward batch] -ln q at the target's draws.
+    'gradients',         # Of mean(per_draw) + w mean(forward_per_draw).
+])):
+  """What `Trainer.loss_and_gradients` returns."""
   __slots__ = ()
 
 
@@ -82,39 +87,6 @@ class FitResult(collections.namedtuple('FitResult', [
 ])):
   """What `Trainer.fit` returns."""
   __slots__ = ()
-
-
-def _check_gradient_estimator(gradient_estimator):
-  if gradient_estimator not in _ESTIMATORS:
-    raise ValueError('`gradient_estimator` must be one of {}; got {!r}.'.format(
-        [e.name for e in _ESTIMATORS], gradient_estimator))
-  return gradient_estimator
-
-
-def free_energy_per_draw(model, target_log_prob_fn, batch_size, seed,
-                         gradient_estimator=REPARAMETERIZATION):
-  """`ln q(x_i) - ln pi(x_i)` for `x_i ~ q`, differentiable in `q`'s variables.
-
-  Args:
-    model: a `tfd.Distribution` (fully reparameterized).
-    target_log_prob_fn: callable, `x -> ln pi(x)` (unnormalized).
-    batch_size: Python `int`, number of draws.
-    seed: a stateless seed.
-    gradient_estimator: `tfp.vi.GradientEstimators.REPARAMETERIZATION` or
-      `DOUBLY_REPARAMETERIZED` (path gradient, "sticking the landing").
-
-  Returns:
-    `(per_draw, x)`: a `[batch_size]` tensor whose mean is the free-energy
-    estimate and whose gradient is the chosen estimator's, and the draws.
-  """
-  _check_gradient_estimator(gradient_estimator)
-  x, log_q = model.experimental_sample_and_log_prob(batch_size, seed=seed)
-  per_draw = log_q - target_log_prob_fn(x)
-  if gradient_estimator == DOUBLY_REPARAMETERIZED:
-    # Subtract the score term grad ln q_theta(x) at fixed x: zero in value.
-    log_q_fixed_x = model.log_prob(tf.stop_gradient(x))
-    per_draw -= log_q_fixed_x - tf.stop_gradient(log_q_fixed_x)
-  return per_draw, x
 
 
 class Trainer:
@@ -135,6 +107,13 @@ class Trainer:
   hold plain values: a run written under a strategy restores on one device,
   and vice versa.
 
+  Mode-covering training: with a `target_buffer` of draws of `pi` (a
+  `tfp_nrg.TargetBuffer`, refreshed by an exact kernel as it is used), each
+  step minimises `F + w * E_pi[-ln q]`, the reverse KL plus `w` times the
+  forward KL (up to a constant), on `forward_batch_size` buffer draws; `w`
+  is `forward_kl_weight`, a float or a schedule of the step. The reported
+  `loss` stays the variational free energy `F`.
+
   XLA: without a strategy the whole step is one XLA computation. Under a
   multi-replica strategy each replica's loss and gradients are compiled
   (`strategy.run` of a `jit_compile` function, as Keras does) and the
@@ -153,7 +132,10 @@ class Trainer:
                jit_compile=True,
                seed=0,
                exact_log_normalizer=None,
-               strategy=None):
+               strategy=None,
+               target_buffer=None,
+               forward_kl_weight=1.,
+               forward_batch_size=None):
     """Builds the optimizer and the compiled step.
 
     Args:
@@ -170,6 +152,13 @@ class Trainer:
         report the gap `F + ln Z >= 0`.
       strategy: optional `tf.distribute.Strategy`; the model's variables
         must have been created in its `scope()`. Default: the current one.
+      target_buffer: optional `TargetBuffer` of draws of `pi`: adds the
+        forward KL to the loss (one device only).
+      forward_kl_weight: non-negative Python float, or a callable of the
+        step (e.g. a `tf.keras.optimizers.schedules` schedule): the weight
+        `w` of the forward KL.
+      forward_batch_size: Python `int`, buffer draws per step; default
+        `batch_size`.
 
     Raises:
       TypeError, ValueError: on malformed arguments, naming the argument.
@@ -184,7 +173,8 @@ class Trainer:
                       tf.keras.optimizers.schedules.LearningRateSchedule):
       learning_rate = checks.check_finite_number(
           learning_rate, 'learning_rate', positive=True)
-    self.gradient_estimator = _check_gradient_estimator(gradient_estimator)
+    self.gradient_estimator = losses_lib.check_gradient_estimator(
+        gradient_estimator)
     self.exact_log_normalizer = exact_log_normalizer
     self.variables = tuple(model.trainable_variables)
     if not self.variables:
@@ -203,6 +193,27 @@ class Trainer:
       raise ValueError('`batch_size` ({}) must be a multiple of the number of '
                        'replicas ({}).'.format(self.batch_size, num_replicas))
     self.per_replica_batch_size = self.batch_size // num_replicas
+    self.target_buffer = target_buffer
+    if target_buffer is not None:
+      if not hasattr(target_buffer, 'sample'):
+        raise TypeError('`target_buffer` must be a TargetBuffer; got '
+                        '{!r}.'.format(target_buffer))
+      if num_replicas > 1:
+        raise NotImplementedError('`target_buffer` (the forward KL) is not '
+                                  'supported under a multi-replica strategy.')
+      if target_buffer.event_shape != model.event_shape:
+        raise ValueError('`target_buffer` holds draws of shape {}, the model '
+                         'events of shape {}.'.format(
+                             target_buffer.event_shape, model.event_shape))
+    if not callable(forward_kl_weight):
+      forward_kl_weight = checks.check_finite_number(forward_kl_weight,
+                                                     'forward_kl_weight')
+      if forward_kl_weight < 0.:
+        raise ValueError('`forward_kl_weight` must be non-negative; got '
+                         '{}.'.format(forward_kl_weight))
+    self.forward_kl_weight = forward_kl_weight
+    self.forward_batch_size = checks.check_positive_int(
+        forward_batch_size or self.batch_size, 'forward_batch_size')
     with self.strategy.scope():
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
       self.seed = tf.Variable(checks.stateless_seed(seed), trainable=False,
@@ -212,6 +223,8 @@ class Trainer:
       self.optimizer.build(self.variables)
     self.checkpoint = tf.train.Checkpoint(model=model, optimizer=self.optimizer,
                                           step=self.step, seed=self.seed)
+    if target_buffer is not None:
+      self.checkpoint.target_buffer = target_buffer
     distributed = num_replicas > 1
     if (jit_compile and distributed and all(
         'CPU' in d.upper() for d in self.strategy.extended.worker_devices)):
@@ -231,8 +244,8 @@ class Trainer:
         lambda seed: model.sample(8, seed=seed),
         jit_compile=jit_compile and not distributed, autograph=False)
 
-  def _replica_loss_and_gradients_fn(self, seed):
-    """One replica's draws of the free energy and its gradient share."""
+  def _replica_loss_and_gradients_fn(self, seed, target_draws, weight):
+    """One replica's free-energy draws and its gradient share."""
     replica = tf.distribute.get_replica_context().replica_id_in_sync_group
     replica_seed = tf.random.experimental.stateless_fold_in(
         seed, tf.cast(replica, tf.int32))
@@ -241,33 +254,55 @@ class Trainer:
                                          self.per_replica_batch_size,
                                          replica_seed, self.gradient_estimator)
       loss_share = tf.reduce_sum(per_draw) / self.batch_size
-    return per_draw, tape.gradient(loss_share, self.variables)
+      forward_per_draw = tf.zeros([0], per_draw.dtype)
+      if target_draws is not None:
+        forward_per_draw = forward_kl_per_draw(self.model, target_draws)
+        loss_share += tf.cast(weight, per_draw.dtype) * tf.reduce_mean(
+            forward_per_draw)
+    return LossAndGradients(per_draw, forward_per_draw,
+                            tape.gradient(loss_share, self.variables))
 
-  def loss_and_gradients(self, seed):
-    """Free energy per draw of the global batch, and the loss's gradients.
+  def loss_and_gradients(self, seed, target_draws=None, forward_kl_weight=0.):
+    """The loss's draws and gradients over the global batch.
 
     Runs on every replica and all-reduces; call it in a `tf.function` (as
     the training step does) or eagerly.
 
     Args:
       seed: the step's stateless seed (replica `r` uses `fold_in(seed, r)`).
+      target_draws: optional `Tensor` of draws of `pi` for the forward KL
+        (one device only).
+      forward_kl_weight: its weight `w`.
 
     Returns:
-      `(per_draw, gradients)`: `[batch_size]` values of `ln q - ln pi`, in
-      replica order, and the gradients of their mean, one per variable.
+      `LossAndGradients`: `[batch_size]` values of `ln q - ln pi`, in replica
+      order, `-ln q` at `target_draws`, and the gradients of
+      `mean(ln q - ln pi) + w mean(-ln q(target_draws))`, one per variable.
     """
     if self._default_strategy:  # strategy.run and gather would cost ~10%.
-      return self._replica_loss_and_gradients(seed)
-    per_draw, gradients = self.strategy.run(self._replica_loss_and_gradients,
-                                            args=(seed,))
+      return self._replica_loss_and_gradients(seed, target_draws,
+                                              forward_kl_weight)
+    per_draw, forward_per_draw, gradients = self.strategy.run(
+        self._replica_loss_and_gradients, args=(seed, None, 0.))
     sum_ = tf.distribute.ReduceOp.SUM
-    return (self.strategy.gather(per_draw, axis=0),
-            [self.strategy.reduce(sum_, g, axis=None) for g in gradients])
+    return LossAndGradients(
+        self.strategy.gather(per_draw, axis=0),
+        self.strategy.experimental_local_results(forward_per_draw)[0],
+        [self.strategy.reduce(sum_, g, axis=None) for g in gradients])
 
   def _step(self):
     seed = tf.random.experimental.stateless_fold_in(
         self.seed, tf.cast(self.step, tf.int32))
-    per_draw, gradients = self.loss_and_gradients(seed)
+    target_draws, weight = None, 0.
+    if self.target_buffer is not None:
+      target_draws = self.target_buffer.sample(
+          self.forward_batch_size,
+          tf.random.experimental.stateless_fold_in(seed, _FORWARD_SEED))
+      weight = (self.forward_kl_weight(self.step)
+                if callable(self.forward_kl_weight) else
+                self.forward_kl_weight)
+    per_draw, forward_per_draw, gradients = self.loss_and_gradients(
+        seed, target_draws, weight)
     loss = tf.reduce_mean(per_draw)
     grad_norm = tf.linalg.global_norm(gradients)
     finite = tf.math.is_finite(loss) & tf.math.is_finite(grad_norm)
@@ -281,6 +316,7 @@ class Trainer:
     n = tf.cast(self.batch_size, per_draw.dtype)
     return StepMetrics(
         loss=loss, loss_stderr=tf.math.reduce_std(per_draw) / tf.sqrt(n),
+        cross_entropy=tf.reduce_mean(forward_per_draw),
         grad_norm=grad_norm,
         learning_rate=tf.cast(self.optimizer.learning_rate, tf.float32),
         applied=applied)

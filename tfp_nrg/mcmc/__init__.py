@@ -1,4 +1,4 @@
-"""MCMC with independent (flow) proposals; importance-sampling diagnostics."""
+"""MCMC with flow proposals (independence, global-local); diagnostics."""
 
 from tfp_nrg.mcmc.diagnostics import bridge_log_normalizer
 from tfp_nrg.mcmc.diagnostics import chain_mean
@@ -8,6 +8,8 @@ from tfp_nrg.mcmc.diagnostics import independence_chain_acceptance
 from tfp_nrg.mcmc.diagnostics import jackknife
 from tfp_nrg.mcmc.diagnostics import log_mean_exp
 from tfp_nrg.mcmc.diagnostics import self_normalized_expectation
+from tfp_nrg.mcmc.global_local import GlobalLocal
+from tfp_nrg.mcmc.global_local import GlobalLocalResults
 from tfp_nrg.mcmc.kernels import IndependenceMetropolis
 from tfp_nrg.mcmc.kernels import UncalibratedIndependenceMetropolis
 from tfp_nrg.mcmc.kernels import UncalibratedIndependenceMetropolisResults
@@ -15,6 +17,8 @@ from tfp_nrg.mcmc.kernels import sample_independence_chains
 from tfp_nrg.mcmc.latent_hmc import sample_latent_hmc
 
 __all__ = [
+    'GlobalLocal',
+    'GlobalLocalResults',
     'IndependenceMetropolis',
     'UncalibratedIndependenceMetropolis',
     'UncalibratedIndependenceMetropolisResults',

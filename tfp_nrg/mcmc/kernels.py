@@ -41,6 +41,49 @@ __all__ = [
 ]
 
 
+def check_proposal(proposal, target_log_prob_fn):
+  """Raises unless `proposal` can propose states for `target_log_prob_fn`."""
+  if not callable(target_log_prob_fn):
+    raise TypeError('`target_log_prob_fn` must be callable; got {!r}.'.format(
+        target_log_prob_fn))
+  if not isinstance(proposal, tfp.distributions.Distribution):
+    raise TypeError('`proposal` must be a tfd.Distribution; got {!r}.'.format(
+        proposal))
+  if not proposal.event_shape.is_fully_defined():
+    raise ValueError('`proposal` must have a fully defined event shape; got '
+                     '{}.'.format(proposal.event_shape))
+  if proposal.batch_shape.rank != 0:
+    raise ValueError('`proposal` must have scalar batch shape (its event is '
+                     'one chain\'s state); got {}.'.format(proposal.batch_shape))
+
+
+def check_state(state, proposal):
+  """`state` as a tensor of `proposal`'s dtype and `[chains..., event]`."""
+  state = tf.convert_to_tensor(state, dtype_hint=proposal.dtype,
+                               name='current_state')
+  if state.dtype != proposal.dtype:
+    raise TypeError('`current_state` must have the proposal\'s dtype {}; got '
+                    '{}.'.format(proposal.dtype.name, state.dtype.name))
+  event_shape = proposal.event_shape
+  if state.shape.rank is not None and (
+      state.shape.rank < event_shape.rank or not state.shape[
+          state.shape.rank - event_shape.rank:].is_compatible_with(
+              event_shape)):
+    raise ValueError('`current_state` must have shape [chains..., {}] (the '
+                     'proposal\'s event); got {}.'.format(
+                         ', '.join(map(str, event_shape)), state.shape))
+  return state
+
+
+def chains_shape(state, proposal):
+  """The leading (chain) dimensions of `state`, static where known."""
+  event_ndims = proposal.event_shape.rank
+  static = state.shape[:state.shape.rank - event_ndims]
+  if static.is_fully_defined():
+    return static
+  return tf.shape(state)[:tf.rank(state) - event_ndims]
+
+
 class UncalibratedIndependenceMetropolisResults(
     collections.namedtuple('UncalibratedIndependenceMetropolisResults', [
         'log_acceptance_correction',
@@ -71,17 +114,10 @@ class UncalibratedIndependenceMetropolis(tfp.mcmc.TransitionKernel):
     Raises:
       TypeError: if `target_log_prob_fn` is not callable or `proposal` is not
         a `tfd.Distribution`.
-      ValueError: if `proposal`'s event shape is not fully defined.
+      ValueError: if `proposal`'s event shape is not fully defined or its
+        batch shape is not scalar.
     """
-    if not callable(target_log_prob_fn):
-      raise TypeError('`target_log_prob_fn` must be callable; got {!r}.'.format(
-          target_log_prob_fn))
-    if not isinstance(proposal, tfp.distributions.Distribution):
-      raise TypeError('`proposal` must be a tfd.Distribution; got {!r}.'.format(
-          proposal))
-    if not proposal.event_shape.is_fully_defined():
-      raise ValueError('`proposal` must have a fully defined event shape; got '
-                       '{}.'.format(proposal.event_shape))
+    check_proposal(proposal, target_log_prob_fn)
     self._parameters = dict(target_log_prob_fn=target_log_prob_fn,
                             proposal=proposal, name=name)
 
@@ -105,26 +141,6 @@ class UncalibratedIndependenceMetropolis(tfp.mcmc.TransitionKernel):
   def is_calibrated(self):
     return False
 
-  def _num_chains_shape(self, state):
-    event_ndims = self.proposal.event_shape.rank
-    static = state.shape[:state.shape.rank - event_ndims]
-    if static.is_fully_defined():
-      return static
-    return tf.shape(state)[:tf.rank(state) - event_ndims]
-
-  def _check_state(self, state):
-    state = tf.convert_to_tensor(state, dtype_hint=self.proposal.dtype,
-                                 name='current_state')
-    event_shape = self.proposal.event_shape
-    if state.shape.rank is not None and (
-        state.shape.rank < event_shape.rank or not state.shape[
-            state.shape.rank - event_shape.rank:].is_compatible_with(
-                event_shape)):
-      raise ValueError('`current_state` must have shape [chains..., {}] (the '
-                       'proposal\'s event); got {}.'.format(
-                           ', '.join(map(str, event_shape)), state.shape))
-    return state
-
   def one_step(self, current_state, previous_kernel_results, seed=None):
     """Draws one independent proposal per chain.
 
@@ -138,10 +154,10 @@ class UncalibratedIndependenceMetropolis(tfp.mcmc.TransitionKernel):
       `(proposed_state, UncalibratedIndependenceMetropolisResults)`.
     """
     with tf.name_scope(self.name or 'independence_metropolis'):
-      current_state = self._check_state(current_state)
+      current_state = check_state(current_state, self.proposal)
       seed = tfp.random.sanitize_seed(seed)
       proposed, proposed_log_q = self.proposal.experimental_sample_and_log_prob(
-          self._num_chains_shape(current_state), seed=seed)
+          chains_shape(current_state, self.proposal), seed=seed)
       return proposed, UncalibratedIndependenceMetropolisResults(
           log_acceptance_correction=(previous_kernel_results.proposal_log_prob
                                      - proposed_log_q),
@@ -152,7 +168,7 @@ class UncalibratedIndependenceMetropolis(tfp.mcmc.TransitionKernel):
   def bootstrap_results(self, init_state):
     """Evaluates `ln pi` and `ln q` (one inverse pass) at the initial state."""
     with tf.name_scope(self.name or 'independence_metropolis'):
-      init_state = self._check_state(init_state)
+      init_state = check_state(init_state, self.proposal)
       proposal_log_prob = self.proposal.log_prob(init_state)
       return UncalibratedIndependenceMetropolisResults(
           log_acceptance_correction=tf.zeros_like(proposal_log_prob),

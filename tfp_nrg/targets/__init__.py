@@ -4,6 +4,8 @@ from tfp_nrg.targets.couplings import CouplingOperator
 from tfp_nrg.targets.couplings import DenseCoupling
 from tfp_nrg.targets.couplings import TorusCoupling
 from tfp_nrg.targets.dual_ising import DualIsing
+from tfp_nrg.targets.spin_kernel import DualSpinMetropolis
+from tfp_nrg.targets.spin_kernel import DualSpinMetropolisResults
 from tfp_nrg.targets.spin_metropolis import checkerboard_sweeps
 from tfp_nrg.targets.spin_metropolis import random_spins
 
@@ -11,6 +13,8 @@ __all__ = [
     'CouplingOperator',
     'DenseCoupling',
     'DualIsing',
+    'DualSpinMetropolis',
+    'DualSpinMetropolisResults',
     'TorusCoupling',
     'checkerboard_sweeps',
     'random_spins',

@@ -45,6 +45,7 @@ import tensorflow_probability as tfp
 
 from tfp_nrg import exact
 from tfp_nrg.targets import couplings
+from tfp_nrg.targets import spin_kernel
 from tfp_nrg.targets import spin_metropolis
 
 __all__ = ['DualIsing']
@@ -363,6 +364,24 @@ class DualIsing(tf.Module):
       spins = self.random_spins(num_samples, start_seed)
       spins = self.metropolis_sweeps(spins, num_sweeps, sweep_seed)
       return self.sample_fields(spins, field_seed)
+
+  def local_kernel(self, num_sweeps=1, name=None):
+    """An exact `pi`-invariant `tfp.mcmc.TransitionKernel` on fields `x`.
+
+    `x -> s ~ p(s | x) -> num_sweeps` checkerboard sweeps `-> x ~ pi(x | s)`
+    (`tfp_nrg.targets.DualSpinMetropolis`): the local kernel for
+    `tfp_nrg.mcmc.GlobalLocal`.
+
+    Args:
+      num_sweeps: Python `int` >= 1.
+      name: Python `str` name prefixed to ops.
+
+    Raises:
+      NotImplementedError: without a checkerboard (a coupling matrix that is
+        not a bipartite torus); run `tfp.mcmc.HamiltonianMonteCarlo` on `x`
+        instead.
+    """
+    return spin_kernel.DualSpinMetropolis(self, num_sweeps, name=name)
 
   def random_spins(self, num_chains, seed):
     """Independent uniform `+-1` spins, `[num_chains] + event_shape`."""

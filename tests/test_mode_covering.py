@@ -1,0 +1,136 @@
+"""Mode-covering training: the forward-KL term, the target buffer, checks."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import helpers
+import tfp_nrg
+from tfp_nrg import training
+
+T_C = tfp_nrg.exact.CRITICAL_TEMPERATURE
+SMALL = dict(num_couplings=2, hidden_units=(8,))
+
+
+def small_model(dtype=tf.float64):
+  model = tfp_nrg.neural_rg(4, dtype=dtype, **SMALL)
+  helpers.randomize_variables(model, scale=0.3)
+  return model
+
+
+def test_forward_kl_term_is_the_mean_negative_log_prob():
+  target = tfp_nrg.DualIsing(4, T_C, dtype=tf.float64)
+  model = small_model()
+  draws = target.sample_by_metropolis(32, 20, seed=(1, 2))
+  trainer = training.Trainer(model, target.log_prob, batch_size=16,
+                             jit_compile=False)
+  seed = tf.constant([3, 4])
+  with tf.GradientTape() as tape:
+    reverse = tf.reduce_mean(training.free_energy_per_draw(
+        model, target.log_prob, 16,
+        tf.random.experimental.stateless_fold_in(seed, 0))[0])
+    forward = -tf.reduce_mean(model.log_prob(draws))
+    total = reverse + 0.7 * forward
+  expected = tape.gradient(total, trainer.variables)
+  result = trainer.loss_and_gradients(seed, draws, 0.7)
+  np.testing.assert_allclose(result.forward_per_draw, -model.log_prob(draws),
+                             rtol=1e-12)
+  np.testing.assert_allclose(np.mean(result.per_draw), reverse, rtol=1e-12)
+  # Sums in another order: agreement to ~1e-9 of the largest component.
+  for a, b in zip(result.gradients, expected):
+    np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-6)
+  # And the forward term does change the gradient.
+  plain = trainer.loss_and_gradients(seed)
+  assert plain.forward_per_draw.shape == [0]
+  assert max(float(tf.reduce_max(tf.abs(a - b)))
+             for a, b in zip(plain.gradients, result.gradients)) > 1e-2
+
+
+def test_buffer_refreshes_its_draws_with_the_kernel():
+  target = tfp_nrg.DualIsing(4, T_C)
+  draws = target.sample_by_metropolis(4096, 50, seed=(1, 2))
+  buffer = tfp_nrg.TargetBuffer(draws, kernel=target.local_kernel())
+  batch = tf.function(lambda s: buffer.sample(8, s), jit_compile=True,
+                      autograph=False)(tf.constant([3, 4]))
+  assert batch.shape == [8, 4, 4]
+  # These 8 indices are distinct: 8 rows changed, to the returned draws.
+  changed = np.any(buffer.draws.numpy() != draws.numpy(), axis=(1, 2))
+  assert changed.sum() == 8
+  pool = buffer.draws.numpy()[changed].reshape(8, -1)
+  for x in batch.numpy().reshape(8, -1):
+    assert np.all(pool == x, axis=1).sum() == 1
+    assert not np.any(np.all(draws.numpy().reshape(4096, -1) == x, axis=1))
+  frozen = tfp_nrg.TargetBuffer(draws)
+  batch = frozen.sample(8, seed=(5, 6))
+  np.testing.assert_array_equal(frozen.draws, draws)
+  pool = draws.numpy().reshape(4096, -1)
+  for x in batch.numpy().reshape(8, -1):
+    assert np.any(np.all(pool == x, axis=1))
+
+
+def test_buffer_keeps_pi_exact_on_4x4():
+  """Enumerated draws in the pool stay exact after many refreshes."""
+  target, x = helpers.exact_dual_draws(4, T_C, num_steps=1, num_chains=2048,
+                                       seed=4)
+  buffer = tfp_nrg.TargetBuffer(x[0], kernel=target.local_kernel())
+  sample = tf.function(buffer.sample, jit_compile=True, autograph=False)
+  for i in range(20):
+    sample(512, tf.constant([7, i]))
+  energy = (target.energy_estimator(buffer.draws) / 16.).numpy()
+  spins, energies, log_z = helpers.ising_enumeration(4, 4, T_C)
+  exact = np.sum(np.exp(-energies / T_C - log_z) * energies) / 16.
+  assert abs(energy.mean() - exact) < 4. * energy.std() / 2048**0.5
+
+
+def test_training_with_the_forward_kl_resumes_exactly(tmp_path):
+  target = tfp_nrg.DualIsing(4, T_C)
+  draws = target.sample_by_metropolis(256, 50, seed=(1, 2))
+
+  def trainer():
+    return training.Trainer(
+        tfp_nrg.neural_rg(4, seed=3, **SMALL), target.log_prob,
+        batch_size=32, seed=3, forward_kl_weight=lambda step: 0.5,
+        target_buffer=tfp_nrg.TargetBuffer(draws,
+                                           kernel=target.local_kernel()))
+
+  straight = trainer()
+  straight.fit(6, log_every=0)
+  first = trainer()
+  first.fit(3, model_dir=str(tmp_path), config={}, log_every=0)
+  second = trainer()
+  second.fit(6, model_dir=str(tmp_path), config={}, log_every=0)
+  for a, b in zip(straight.variables, second.variables):
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+  np.testing.assert_allclose(straight.target_buffer.draws,
+                             second.target_buffer.draws, rtol=1e-6)
+  metrics = straight.train_step()
+  assert np.isfinite(metrics.cross_entropy) and metrics.applied
+  assert np.isnan(training.Trainer(
+      tfp_nrg.neural_rg(4, **SMALL), target.log_prob, batch_size=8)
+                  .train_step().cross_entropy)
+
+
+@pytest.mark.parametrize('build,error,match', [
+    (lambda t, m: tfp_nrg.TargetBuffer(tf.zeros([0, 4, 4])), ValueError,
+     'non-empty'),
+    (lambda t, m: tfp_nrg.TargetBuffer(tf.fill([2, 4, 4], np.nan)),
+     ValueError, 'finite'),
+    (lambda t, m: tfp_nrg.TargetBuffer(tf.zeros([2, 4, 4]), kernel='hmc'),
+     TypeError, 'kernel'),
+    (lambda t, m: training.Trainer(m, t.log_prob, 8, target_buffer=[1.]),
+     TypeError, 'target_buffer'),
+    (lambda t, m: training.Trainer(
+        m, t.log_prob, 8, target_buffer=tfp_nrg.TargetBuffer(
+            tf.zeros([2, 8, 8]))), ValueError, 'target_buffer'),
+    (lambda t, m: training.Trainer(m, t.log_prob, 8, forward_kl_weight=-1.),
+     ValueError, 'forward_kl_weight'),
+])
+def test_rejects_bad_arguments(build, error, match):
+  target = tfp_nrg.DualIsing(4, T_C)
+  model = tfp_nrg.neural_rg(4, **SMALL)
+  with pytest.raises(error, match=match):
+    build(target, model)
+
+
+if __name__ == '__main__':
+  raise SystemExit(pytest.main([__file__]))
