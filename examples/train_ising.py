@@ -76,6 +76,23 @@ _ESTIMATOR = flags.DEFINE_enum(
     'gradient_estimator', 'reparameterization',
     ['reparameterization', 'path'],
     'Reparameterization, or the path ("sticking the landing") gradient.')
+_FORWARD_KL_WEIGHT = flags.DEFINE_float(
+    'forward_kl_weight', 0.,
+    'Weight w of the forward KL, -E_pi[ln q], added to the reverse KL '
+    '(mode-covering training on a buffer of draws of pi); 0: reverse KL only.')
+_FORWARD_KL_SCHEDULE = flags.DEFINE_enum(
+    'forward_kl_schedule', 'constant', ['constant', 'cosine'],
+    'Schedule of w over --num_steps.')
+_FORWARD_BATCH_SIZE = flags.DEFINE_integer(
+    'forward_batch_size', None, 'Buffer draws per step (default --batch_size).')
+_BUFFER_SIZE = flags.DEFINE_integer('buffer_size', 4096,
+                                    'Draws of pi in the training buffer.')
+_BUFFER_SWEEPS = flags.DEFINE_integer(
+    'buffer_sweeps', 1000, 'Checkerboard sweeps behind each buffer draw.')
+_BUFFER_REFRESH_SWEEPS = flags.DEFINE_integer(
+    'buffer_refresh_sweeps', 1,
+    'Local-kernel sweeps applied to buffer draws each time they are used '
+    '(0: a fixed buffer).')
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the whole run.')
 _DTYPE = flags.DEFINE_enum('dtype', 'float32', ['float32', 'float64'],
                            'Floating-point precision.')
@@ -120,7 +137,12 @@ def run_config():
       batch_size=_BATCH_SIZE.value, num_steps=_NUM_STEPS.value,
       learning_rate=_LEARNING_RATE.value, lr_schedule=_SCHEDULE.value,
       clip_norm=_CLIP_NORM.value or None,
-      gradient_estimator=_ESTIMATOR.value, seed=_SEED.value)
+      gradient_estimator=_ESTIMATOR.value,
+      forward_kl_weight=_FORWARD_KL_WEIGHT.value,
+      forward_kl_schedule=_FORWARD_KL_SCHEDULE.value,
+      forward_batch_size=_FORWARD_BATCH_SIZE.value,
+      buffer_size=_BUFFER_SIZE.value, buffer_sweeps=_BUFFER_SWEEPS.value,
+      buffer_refresh_sweeps=_BUFFER_REFRESH_SWEEPS.value, seed=_SEED.value)
 
 
 def make_strategy():
@@ -203,6 +225,10 @@ def format_report(report, result, target, steps):
             ' (unreliable: chi^2 exceeds the draws)'
             if chi_square > _EVAL_SAMPLES.value else '',
             report.log_z_dual_upper_bound, chi_square))
+    lines.append('  KL(pi||q) = {:.3f} nats   KL(q||pi) = gap = {:.3f} '
+                 'nats'.format(report.kl_target_to_model,
+                               report.free_energy_bound.value +
+                               report.log_z_dual_estimate.value))
   lines += [
       '  Ising ln Z = {}   exact {:.4f}'.format(
           pm('log_z_ising_estimate'), report.exact_log_z_ising),

@@ -50,6 +50,7 @@ def test_ising_report_in_ising_language():
       tfp_nrg.exact.ising_log_z(8, T_C))
   assert report.free_energy_per_site == pytest.approx(
       (-T_C * (148.6 + target.log_z_offset) / 64, T_C * 0.02 / 64))
+  assert report.kl_target_to_model == pytest.approx(150. - 148.6)
   flat = tfp_nrg.evaluation.flatten(report)
   assert flat['log_z_dual_estimate_stderr'] == 0.02
   assert flat['log_z_dual_importance_estimate_delta_stderr'] == 0.1

@@ -54,6 +54,13 @@ def test_constant_schedule_is_not_tied_to_num_steps():
     (dict(target='phi4'), ValueError, 'target'),
     (dict(seed=1.5), TypeError, 'seed'),
     (dict(version=1), ValueError, 'version'),
+    (dict(forward_kl_weight=-1.), ValueError, 'forward_kl_weight'),
+    (dict(forward_kl_schedule='step'), ValueError, 'forward_kl_schedule'),
+    (dict(lr_schedule='constant', forward_kl_schedule='cosine'), ValueError,
+     'forward_kl_schedule'),
+    (dict(buffer_size=0), ValueError, 'buffer_size'),
+    (dict(buffer_refresh_sweeps=-1), ValueError, 'buffer_refresh_sweeps'),
+    (dict(forward_batch_size=0), ValueError, 'forward_batch_size'),
 ])
 def test_validation_names_the_field(fields, error, match):
   with pytest.raises(error, match=match):
@@ -78,7 +85,8 @@ def test_reads_records_written_before_versions():
       learning_rate=0.002, lr_schedule='cosine', clip_norm=100.0,
       gradient_estimator='reparameterization', seed=0, dtype='float32',
       num_steps=6000)
-  assert runs.RunConfig.from_json(legacy) == runs.RunConfig()
+  assert runs.RunConfig.from_json(legacy) == runs.RunConfig(
+      forward_kl_weight=0.)
   tebd = dict(legacy, architecture='tebd', depth=3, lr_schedule='constant')
   del tebd['num_steps']
   config = runs.RunConfig.from_json(tebd)
@@ -124,6 +132,26 @@ def test_train_then_load(tmp_path):
   assert runs.load(model_dir, temperature=3.).target.temperature == 3.
   with pytest.raises(ValueError, match='temperature'):
     runs.load(model_dir, temperature=-1.)
+
+
+def test_mode_covering_run_builds_its_buffer():
+  config = runs.RunConfig(**TINY, forward_kl_weight=0.5,
+                          forward_kl_schedule='cosine', buffer_size=64,
+                          buffer_sweeps=5, forward_batch_size=8)
+  target = config.build_target()
+  trainer = config.build_trainer(config.build_model(), target,
+                                 jit_compile=False)
+  assert trainer.target_buffer.size == 64 and trainer.forward_batch_size == 8
+  assert float(trainer.forward_kl_weight(0)) == pytest.approx(0.5)
+  assert float(trainer.forward_kl_weight(3)) == pytest.approx(0.)
+  draws = trainer.target_buffer.draws.numpy()
+  assert np.all(np.isfinite(draws)) and draws.std() > 0.5
+  again = config.build_target_buffer(target, jit_compile=False)
+  np.testing.assert_array_equal(again.draws, draws)  # Seeded by the run.
+  assert config.build_trainer(config.build_model(), target,
+                              jit_compile=False).target_buffer is not None
+  assert runs.RunConfig(**TINY).build_trainer(
+      config.build_model(), target, jit_compile=False).target_buffer is None
 
 
 def test_load_refuses_what_is_not_a_run(tmp_path):

@@ -55,6 +55,7 @@ class IsingReport(collections.namedtuple('IsingReport', [
     'log_z_dual_importance_estimate_delta_stderr',
     'log_z_dual_upper_bound',           # E_pi[ln w], or None.
     'chi_square_divergence',            # chi^2(pi || q), or None.
+    'kl_target_to_model',               # KL(pi || q) in nats, or None.
     'log_z_ising_estimate',             # Estimate.
     'free_energy_per_site',             # Estimate, Ising f = -T ln Z / N.
     'energy_per_site',                  # Estimate, reweighted flow draws.
@@ -92,8 +93,8 @@ def ising_report(target, results):
 
   Returns:
     An `IsingReport`. With target draws in the evaluation, `ln Z` is the
-    bridge estimate and the `chi^2`, upper bound and target-draw energy are
-    filled in.
+    bridge estimate and the `chi^2`, upper bound, target-draw energy and
+    `KL(pi || q) = E_pi[ln w] - ln Z` (from the bridge `ln Z`) are filled in.
 
   Raises:
     FloatingPointError: if a figure is not finite.
@@ -126,6 +127,9 @@ def ising_report(target, results):
           results.log_z_importance_delta_stderr),
       log_z_dual_upper_bound=results.log_z_upper_bound,
       chi_square_divergence=results.chi_square_divergence,
+      kl_target_to_model=(
+          None if results.log_z_upper_bound is None else
+          results.log_z_upper_bound - log_z.value),
       log_z_ising_estimate=log_z_ising,
       free_energy_per_site=evaluation.Estimate(
           -temperature * log_z_ising.value / n,

@@ -30,6 +30,7 @@ import tensorflow as tf
 from tfp_nrg import checkpoints
 from tfp_nrg import distributions
 from tfp_nrg import exact
+from tfp_nrg import target_buffer
 from tfp_nrg import targets
 from tfp_nrg import training
 from tfp_nrg.internal import checks
@@ -39,12 +40,15 @@ __all__ = ['FORMAT_VERSION', 'Run', 'RunConfig', 'load']
 FORMAT_VERSION = 2
 TARGETS = ('dual_ising',)
 LR_SCHEDULES = ('cosine', 'constant')
+FORWARD_KL_SCHEDULES = ('constant', 'cosine')
 GRADIENT_ESTIMATORS = {
     'reparameterization': training.REPARAMETERIZATION,
     'path': training.DOUBLY_REPARAMETERIZED,
 }
 # The fraction of the peak learning rate a cosine schedule ends at.
 _COSINE_ALPHA = 0.02
+# Folded into the run's seed for the target buffer's draws.
+_BUFFER_SEED = 7919
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +61,11 @@ class RunConfig:
   and `False`.
   `num_steps` is the cosine schedule's horizon; a constant-rate run is not
   tied to it (its record keeps `num_steps=None`, so it may be extended).
+  With `forward_kl_weight > 0` the run is mode-covering: a `TargetBuffer` of
+  `buffer_size` draws of `pi` (`buffer_sweeps` checkerboard sweeps each,
+  then `buffer_refresh_sweeps` local-kernel sweeps whenever drawn) feeds the
+  forward KL, weighted by `forward_kl_weight` (`'constant'`, or `'cosine'`
+  decaying to 0 over `num_steps`).
   """
   lattice_size: int = 8
   temperature: float = exact.CRITICAL_TEMPERATURE
@@ -77,6 +86,12 @@ class RunConfig:
   lr_schedule: str = 'cosine'
   clip_norm: Optional[float] = 100.
   gradient_estimator: str = 'reparameterization'
+  forward_kl_weight: float = 0.
+  forward_kl_schedule: str = 'constant'
+  forward_batch_size: Optional[int] = None
+  buffer_size: int = 4096
+  buffer_sweeps: int = 1000
+  buffer_refresh_sweeps: int = 1
   seed: int = 0
   version: int = FORMAT_VERSION
 
@@ -106,6 +121,20 @@ class RunConfig:
     one_of('lr_schedule', LR_SCHEDULES)
     one_of('gradient_estimator', GRADIENT_ESTIMATORS)
     one_of('symmetrize', (True, False))
+    one_of('forward_kl_schedule', FORWARD_KL_SCHEDULES)
+    checks.check_finite_number(self.forward_kl_weight, 'forward_kl_weight')
+    if self.forward_kl_weight < 0.:
+      raise ValueError('RunConfig field `forward_kl_weight` must be '
+                       'non-negative; got {}.'.format(self.forward_kl_weight))
+    if self.forward_kl_schedule == 'cosine' and self.num_steps is None:
+      raise ValueError('RunConfig field `forward_kl_schedule`=\'cosine\' '
+                       'needs `num_steps`.')
+    if self.forward_batch_size is not None:
+      checks.check_positive_int(self.forward_batch_size, 'forward_batch_size')
+    checks.check_positive_int(self.buffer_size, 'buffer_size')
+    checks.check_positive_int(self.buffer_sweeps, 'buffer_sweeps')
+    checks.check_positive_int(self.buffer_refresh_sweeps,
+                              'buffer_refresh_sweeps', minimum=0)
     checks.check_lattice_size(self.lattice_size, power_of_two=True,
                               name='lattice_size')
     checks.check_finite_number(self.temperature, 'temperature', positive=True)
@@ -203,13 +232,19 @@ class RunConfig:
       **kwargs: further `Trainer` arguments.
 
     Returns:
-      A `Trainer` with this run's batch, optimizer, estimator and seed, and
-      the target's exact `ln Z` where it is known.
+      A `Trainer` with this run's batch, optimizer, estimator and seed, the
+      target's exact `ln Z` where it is known and, for a mode-covering run,
+      its target buffer (drawn here, compiled with `jit_compile`).
     """
     try:
       exact_log_normalizer = target.exact_log_normalizer()
     except NotImplementedError:
       exact_log_normalizer = None
+    if self.forward_kl_weight > 0.:
+      kwargs.update(target_buffer=self.build_target_buffer(target,
+                                                           jit_compile),
+                    forward_kl_weight=self.forward_kl_weight_schedule(),
+                    forward_batch_size=self.forward_batch_size)
     return training.Trainer(
         model, target.log_prob, batch_size=self.batch_size,
         learning_rate=self.learning_rate_schedule(),
@@ -220,8 +255,29 @@ class RunConfig:
         **kwargs)
 
 
+  def forward_kl_weight_schedule(self):
+    """The forward KL's weight: a float, or a cosine decay to 0."""
+    if self.forward_kl_schedule == 'constant':
+      return self.forward_kl_weight
+    return tf.keras.optimizers.schedules.CosineDecay(
+        self.forward_kl_weight, decay_steps=self.num_steps, alpha=0.)
+
+  def build_target_buffer(self, target, jit_compile=True):
+    """`buffer_size` draws of `target`, refreshed by its local kernel."""
+    seed = tf.random.experimental.stateless_fold_in(
+        checks.stateless_seed(self.seed), _BUFFER_SEED)
+    draws = tf.function(
+        lambda: target.sample_by_metropolis(self.buffer_size,
+                                            self.buffer_sweeps, seed),
+        jit_compile=jit_compile, autograph=False)()
+    kernel = (target.local_kernel(self.buffer_refresh_sweeps)
+              if self.buffer_refresh_sweeps else None)
+    return target_buffer.TargetBuffer(draws, kernel=kernel)
+
+
 def _upgrade_unversioned(record):
   """A record written before `version` existed, in today's fields."""
+  record.setdefault('forward_kl_weight', 0.)
   if record.get('lr_schedule') == 'constant':
     record.setdefault('num_steps', None)
   if record.get('architecture') == 'tebd':
