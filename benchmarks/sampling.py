@@ -1,28 +1,31 @@
-r"""ESS per second: NeuralRG + independence MH vs local Metropolis.
+r"""Exact samplers at equal wall time: checkerboard, local, flow, global-local.
 
-For each trained model (`--model_dirs`, runs of `examples/train_ising.py`),
-runs `--num_chains` independence Metropolis chains with the flow as proposal,
-and, at the same L and T, a vectorised checkerboard single-spin-flip
-Metropolis (one step = one sweep of both sublattices), the method a user
-would otherwise run. Both are XLA-compiled; each is run once to compile, then
-timed on a second run with another seed, so that the seconds count sampling
-only. The observables are the energy per site (the improved estimator for
-the dual states, H(s)/N for the spins), the one the goal is stated for, and
-|m| (from spins drawn given each dual state), a slow mode of local
-Metropolis at T_c.
+For each trained run (`--model_dirs`, runs of `examples/train_ising.py`; a
+reverse-KL and a mode-covering flow may be given side by side) and at its L
+and T, runs `--num_chains` chains of
 
-Two columns guard the comparison. `z` is the deviation of the chains' mean
-energy from Kaufman's value in units of its autocorrelation-aware error: an
-ESS is only meaningful for chains that have equilibrated (|z| of a few).
-`ESS/s bound` is the most any independence sampler with this proposal could
-reach: independence Metropolis is a positive operator (Liu 1996), so its
-autocorrelations are non-negative and ESS <= steps kept; even a perfect flow
-(acceptance 1) gives at most one effective sample per kept proposal.
-`steps/s` counts burn-in and kept steps.
+  checkerboard   single-spin-flip Metropolis on the spins (one step: one
+                 sweep), the method a user would otherwise run; the spins
+                 become dual states by the exact x | s;
+  local          the dual spin kernel on x (`DualIsing.local_kernel`);
+  independence   independence Metropolis with the flow (`--model_dirs`);
+  global_local   one local step, then one flow proposal (`mcmc.GlobalLocal`).
 
-  python benchmarks/sampling.py --model_dirs=runs/L8,runs/L16
+Each sampler gets the same wall-clock budget (`--seconds`): it is compiled
+and timed on a short run, given the number of steps that fills the budget,
+and timed again on that (states thinned to at most `--max_kept` per chain).
+Reported per sampler: E/N, C/N, |m|, m^2 and the Binder cumulant with
+autocorrelation-aware errors; z-scores against Kaufman (E, C) and against a
+long checkerboard reference run (|m|, Binder; `--reference_seconds`); the
+integrated autocorrelation time and ESS per second of |m| (the slowest of the
+three chain-averaged observables at T_c), and the acceptance of the flow
+proposals. A sampler whose |z| exceeds 4 anywhere is flagged: its errors are
+not to be trusted.
+
+  python benchmarks/sampling.py --model_dirs=runs/L8_reverse,runs/L8_mixed
 """
 
+import math
 import time
 
 from absl import app
@@ -34,95 +37,152 @@ import tfp_nrg
 
 _MODEL_DIRS = flags.DEFINE_list('model_dirs', None,
                                 'Runs of examples/train_ising.py.')
-_NUM_CHAINS = flags.DEFINE_integer('num_chains', 64, 'Chains.')
-_NUM_STEPS = flags.DEFINE_integer('num_steps', 2000, 'Steps (sweeps) kept.')
-_NUM_BURNIN = flags.DEFINE_integer('num_burnin_steps', 500,
-                                   'Steps (sweeps) discarded.')
+_NUM_CHAINS = flags.DEFINE_integer('num_chains', 64, 'Chains per sampler.')
+_SECONDS = flags.DEFINE_float('seconds', 60., 'Wall-clock budget a sampler.')
+_REFERENCE_SECONDS = flags.DEFINE_float(
+    'reference_seconds', 240., 'Budget of the checkerboard reference run.')
+_MAX_KEPT = flags.DEFINE_integer('max_kept', 1000,
+                                 'States kept per chain (thinned to this).')
+_BURNIN_FRACTION = flags.DEFINE_float('burnin_fraction', 0.2,
+                                      'Share of the steps discarded.')
 flags.mark_flag_as_required('model_dirs')
 
+_CALIBRATION_STEPS = 50
+_MAX_Z = 4.
 
-def _abs_magnetization(spins):
-  return tf.math.abs(tf.reduce_mean(spins, axis=[-2, -1]))
 
-
-def checkerboard_observables(target, num_chains, num_steps, num_burnin_steps,
-                             seed):
-  """Energy and |m| per site after each sweep, `[num_steps, num_chains]`."""
-  init_seed, burnin_seed, chain_seed = tfp.random.split_seed(seed, n=3)
+def checkerboard_chains(target, num_chains, num_results, num_burnin, thin,
+                        seed):
+  """Checkerboard sweeps of spins, kept states as dual fields x | s."""
+  init_seed, burnin_seed, chain_seed, field_seed = tfp.random.split_seed(
+      seed, n=4)
   spins = target.metropolis_sweeps(target.random_spins(num_chains, init_seed),
-                                   num_burnin_steps, burnin_seed)
-  states = tf.scan(lambda s, sweep_seed: target.metropolis_sweeps(
-      s, 1, sweep_seed), tf.random.experimental.stateless_split(
-          chain_seed, num_steps), initializer=spins)
-  observables = dict(energy=target.ising_energy(states) / target.num_sites,
-                     abs_magnetization=_abs_magnetization(states))
-  return observables, tf.constant(float('nan'))  # Flip rates are not tracked.
+                                   num_burnin, burnin_seed)
+  kept = tf.scan(lambda s, sweep_seed: target.metropolis_sweeps(
+      s, thin, sweep_seed), tf.random.experimental.stateless_split(
+          chain_seed, num_results), initializer=spins)
+  return target.sample_fields(kept, field_seed), tf.constant(float('nan'))
 
 
-def independence_observables(model, target, num_chains, num_steps,
-                             num_burnin_steps, seed):
-  """Energy (improved estimator) and |m| (spins drawn given each state)."""
-  init_seed, chain_seed, spin_seed = tfp.random.split_seed(seed, n=3)
-  kernel = tfp_nrg.mcmc.IndependenceMetropolis(target.log_prob, model)
+def kernel_chains(kernel, model, num_chains, num_results, num_burnin, thin,
+                  seed):
+  """Chains of `kernel` started from flow draws; the flow acceptance (or NaN
+  for a kernel without flow proposals)."""
+  init_seed, chain_seed = tfp.random.split_seed(seed, n=2)
   states, accepted = tfp.mcmc.sample_chain(
-      num_steps, current_state=model.sample(num_chains, seed=init_seed),
-      kernel=kernel, num_burnin_steps=num_burnin_steps,
-      trace_fn=lambda _, r: r.is_accepted, seed=chain_seed)
-  observables = dict(
-      energy=target.energy_estimator(states) / target.num_sites,
-      abs_magnetization=_abs_magnetization(
-          target.sample_spins(states, spin_seed)))
-  return observables, tf.reduce_mean(tf.cast(accepted, tf.float32))
+      num_results, current_state=model.sample(num_chains, seed=init_seed),
+      kernel=kernel, num_burnin_steps=num_burnin,
+      num_steps_between_results=thin - 1,
+      trace_fn=lambda _, r: tf.cast(getattr(r, 'is_accepted', float('nan')),
+                                    tf.float32), seed=chain_seed)
+  return states, tf.reduce_mean(accepted)
 
 
-def timed(fn):
-  """Compiles `fn(seed)` on one run, then times a second run."""
-  compiled = tf.function(fn, jit_compile=True, autograph=False)
-  compiled(tf.constant([1, 1]))
+def samplers(run):
+  """`{name: fn(num_results, num_burnin, thin, seed)}` for one run."""
+  target, model = run.target, run.model
+  chains = _NUM_CHAINS.value
+  local = target.local_kernel()
+  kernels = {
+      'local': local,
+      'independence': tfp_nrg.mcmc.IndependenceMetropolis(target.log_prob,
+                                                          model),
+      'global_local': tfp_nrg.mcmc.GlobalLocal(target.log_prob, model, local),
+  }
+  built = {'checkerboard': lambda *a: checkerboard_chains(target, chains, *a)}
+  for name, kernel in kernels.items():
+    built[name] = (lambda k: lambda *a: kernel_chains(k, model, chains, *a))(
+        kernel)
+  return built
+
+
+def run_for(fn, seconds, seed):
+  """Calibrates `fn`'s cost per step, then runs it for about `seconds`."""
+  calibration = tf.function(
+      lambda s: fn(_CALIBRATION_STEPS, 0, 1, s), jit_compile=True,
+      autograph=False)
+  calibration(tf.constant([0, 0]))
   start = time.time()
-  observables, acceptance = compiled(tf.constant([2, 2]))
-  observables = {k: tf.cast(v, tf.float64).numpy()
-                 for k, v in observables.items()}
-  return observables, float(acceptance), time.time() - start
+  tf.nest.map_structure(lambda t: t.numpy(),
+                        calibration(tf.constant([0, 1])))
+  per_step = (time.time() - start) / _CALIBRATION_STEPS
+  total = max(int(seconds / per_step), 2 * _CALIBRATION_STEPS)
+  burnin = int(_BURNIN_FRACTION.value * total)
+  thin = max(1, (total - burnin) // _MAX_KEPT.value)
+  num_results = (total - burnin) // thin
+  compiled = tf.function(lambda s: fn(num_results, burnin, thin, s),
+                         jit_compile=True, autograph=False)
+  compiled.get_concrete_function(tf.TensorSpec([2], tf.int32))
+  start = time.time()
+  states, acceptance = compiled(tf.constant(seed))
+  states = tf.convert_to_tensor(states.numpy())
+  return states, float(acceptance), time.time() - start, thin, total
+
+
+def row(size, name, label, summary, reference, acceptance, seconds, thin,
+        total):
+  """One printed line per sampler; returns whether every |z| is below 4."""
+  tau = summary['abs_magnetization_autocorrelation_time'] * thin
+  kept = summary['num_chains'] * total * (1. - _BURNIN_FRACTION.value)
+  z = dict(E=summary['energy_z_score'], C=summary['specific_heat_z_score'])
+  for key, short in (('abs_magnetization', '|m|'),
+                     ('binder_cumulant', 'U')):
+    error = math.hypot(summary[key + '_stderr'], reference[key + '_stderr'])
+    z[short] = (summary[key] - reference[key]) / error
+  flagged = any(abs(v) > _MAX_Z for v in z.values())
+  print('{:>3} {:<13} {:<8} {:>7.0f} {:>5} {:>9.4f}({:>4.0f}) {:>7.4f}({:>3.0f}) '
+        '{:>7.4f}({:>3.0f}) {:>7.4f}({:>3.0f}) {:>7.4f}({:>3.0f}) {:>7.1f} '
+        '{:>8.1f} {}'.format(
+            size, name, label, total / seconds,
+            '-' if math.isnan(acceptance) else '{:.3f}'.format(acceptance),
+            summary['energy_per_site'], 1e4 * summary['energy_per_site_stderr'],
+            summary['specific_heat_per_site'],
+            1e3 * summary['specific_heat_per_site_stderr'],
+            summary['abs_magnetization'],
+            1e4 * summary['abs_magnetization_stderr'],
+            summary['magnetization_squared'],
+            1e4 * summary['magnetization_squared_stderr'],
+            summary['binder_cumulant'],
+            1e3 * summary['binder_cumulant_stderr'], tau,
+            kept / tau / seconds,
+            ' '.join('{}:{:+.1f}'.format(k, v) for k, v in z.items()) +
+            ('  FLAGGED' if flagged else '')), flush=True)
 
 
 def main(argv):
   del argv
   tf.get_logger().setLevel('ERROR')  # TFP's FFT autocorrelation casts.
-  print('{:>4} {:<27} {:>9} {:>6} {:<6} {:>8} {:>8} {:>11} {:>27} {:>6}'
-        .format('L', 'method', 'steps/s', 'accept', 'obs.', 'ESS', 'ESS/s',
-                'ESS/s bound', 'mean +- err (exact)', 'z'))
+  print('Each sampler runs {:.0f} s wall; errors in parentheses are in units '
+        'of the last digit shown (1e-4 for E, |m|, m^2; 1e-3 for C, U).'
+        .format(_SECONDS.value))
+  print('{:>3} {:<13} {:<8} {:>7} {:>5} {:>15} {:>12} {:>12} {:>12} {:>12} '
+        '{:>7} {:>8} {}'.format('L', 'sampler', 'flow', 'steps/s', 'acc.',
+                                'E/N', 'C/N', '|m|', 'm^2', 'Binder U',
+                                'tau|m|', 'ESS/s|m|', 'z'))
+  references = {}
+  flow_free_done = set()  # Sizes whose checkerboard and local rows exist.
   for model_dir in _MODEL_DIRS.value:
     run = tfp_nrg.runs.load(model_dir)
-    model, target = run.model, run.target
-    size, temperature = target.lattice_size, target.temperature
-    exact = dict(energy=tfp_nrg.exact.ising_energy_per_site(size, temperature))
-    args = (_NUM_CHAINS.value, _NUM_STEPS.value, _NUM_BURNIN.value)
-    for name, fn, independent in (
-        ('NeuralRG + independence MH', lambda seed: independence_observables(
-            model, target, *args, seed), True),
-        ('checkerboard Metropolis', lambda seed: checkerboard_observables(
-            target, *args, seed), False)):
-      observables, acceptance, seconds = timed(fn)
-      kept_per_second = _NUM_CHAINS.value * _NUM_STEPS.value / seconds
-      steps_per_second = kept_per_second * (
-          _NUM_STEPS.value + _NUM_BURNIN.value) / _NUM_STEPS.value
-      bound = '{:.0f}'.format(kept_per_second) if independent else '-'
-      for key, label in (('energy', 'E/N'), ('abs_magnetization', '|m|')):
-        values = observables[key]
-        mean, stderr, autocorrelation_time = (
-            float(v) for v in tfp_nrg.mcmc.chain_mean(values))
-        ess = values.size / autocorrelation_time
-        if key in exact:
-          reference = '({:.4f})'.format(exact[key])
-          z = '{:.1f}'.format((mean - exact[key]) / stderr)
-        else:
-          reference, z = '', ''
-        print('{:>4} {:<27} {:>9.0f} {:>6.3f} {:<6} {:>8.0f} {:>8.1f} {:>11} '
-              '{:>7.4f} +- {:.4f} {:<8} {:>6}'.format(
-                  size, name, steps_per_second, acceptance, label, ess,
-                  ess / seconds, bound, mean, stderr, reference, z),
-              flush=True)
+    target, size = run.target, run.target.lattice_size
+    label = ('mixed' if run.config.forward_kl_weight > 0. else 'reverse')
+    built = samplers(run)
+    if size not in references:
+      states, *_ = run_for(built['checkerboard'], _REFERENCE_SECONDS.value,
+                           [9, 9])
+      references[size] = tfp_nrg.observables.ising_chain_summary(
+          target, states, seed=(9, 9))
+    for name, fn in built.items():
+      flow_free = name in ('checkerboard', 'local')
+      if flow_free and size in flow_free_done:
+        continue  # No flow in it: measured once per L.
+      states, acceptance, seconds, thin, total = run_for(fn, _SECONDS.value,
+                                                         [2, 2])
+      summary = tfp_nrg.observables.ising_chain_summary(target, states,
+                                                        seed=(3, 3))
+      summary['num_chains'] = _NUM_CHAINS.value
+      row(size, name, '-' if flow_free else label, summary, references[size],
+          acceptance, seconds, thin, total)
+    flow_free_done.add(size)
 
 
 if __name__ == '__main__':

@@ -1,15 +1,22 @@
-r"""Sample the 2D Ising model with a trained NeuralRG as independent proposal.
+r"""Sample the 2D Ising model with a trained NeuralRG in an exact MCMC kernel.
 
 Loads a model trained by `examples/train_ising.py` (`--model_dir`), runs
-`--num_chains` independence Metropolis chains (exact for the Ising model
-however imperfect the flow), optionally also HMC in the flow's latent space,
-and reports acceptance, effective samples per second and Ising observables
-with error bars beside Kaufman's exact values.
+`--num_chains` chains of `--kernel` (each exact for the Ising model however
+imperfect the flow), optionally also HMC in the flow's latent space, and
+reports acceptance, effective samples per second and Ising observables with
+error bars beside Kaufman's exact values, and their z-scores.
+
+Kernels (`--kernel`):
+  global_local   `--num_local_steps` steps of the dual spin kernel, then one
+                 independence proposal from the flow (the default);
+  independence   independence Metropolis with the flow alone;
+  local          the dual spin kernel alone (x -> s -> sweeps -> x), no flow;
+  latent_hmc     adaptive HMC in the flow's latent space.
 
 Usage:
 
   python examples/sample_ising.py --model_dir=runs/ising_L8_... \
-      --num_chains=64 --num_steps=2000 --latent_hmc
+      --num_chains=64 --num_steps=2000 --kernel=global_local
 
 The model must have been trained for the same L and T as the target (taken
 from the run's configuration); `--temperature` may differ only with
@@ -38,12 +45,27 @@ _NUM_CHAINS = flags.DEFINE_integer('num_chains', 64, 'Independent chains.')
 _NUM_STEPS = flags.DEFINE_integer('num_steps', 2000, 'Steps kept per chain.')
 _NUM_BURNIN = flags.DEFINE_integer('num_burnin_steps', 200,
                                    'Steps discarded per chain.')
-_LATENT_HMC = flags.DEFINE_bool('latent_hmc', False,
-                                'Also run HMC in the latent space.')
+_KERNEL = flags.DEFINE_enum(
+    'kernel', 'global_local',
+    ['global_local', 'independence', 'local', 'latent_hmc'],
+    'MCMC kernel (see the module docstring).')
+_NUM_LOCAL_STEPS = flags.DEFINE_integer(
+    'num_local_steps', 1, 'global_local: local steps per flow proposal.')
+_LOCAL_SWEEPS = flags.DEFINE_integer(
+    'local_sweeps', 1, 'Checkerboard sweeps per step of the local kernel.')
+_LATENT_HMC = flags.DEFINE_bool(
+    'latent_hmc', False, 'Also run HMC in the latent space, reported under '
+    '"latent_hmc".')
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the chains.')
 _METRICS_OUT = flags.DEFINE_string('metrics_out', None,
                                    'Metrics JSON; default none.')
 flags.mark_flag_as_required('model_dir')
+for _name, _minimum in (('num_chains', 1), ('num_steps', 2),
+                        ('num_burnin_steps', 0), ('num_local_steps', 0),
+                        ('local_sweeps', 1)):
+  flags.register_validator(
+      _name, lambda value, minimum=_minimum: value >= minimum,
+      message='--{} must be at least {}.'.format(_name, _minimum))
 
 # |energy - exact| / error above which the chains are reported unequilibrated
 # (a 4-sigma deviation has probability 6e-5 for equilibrated chains).
@@ -85,16 +107,43 @@ def run_and_report(name, target, sample_fn, seed):
     lines.append('  {:<24} {:.5f} +- {:.5f}{}'.format(
         label, summary[key], summary[key + '_stderr'],
         '   exact {:.5f}'.format(exact) if exact is not None else ''))
-  if (summary['energy_z_score'] is not None and
-      abs(summary['energy_z_score']) > _MAX_Z_SCORE):
-    lines.append(
-        '  WARNING: the energy is {:.1f} errors from the exact value: the '
-        'chains have not equilibrated (the proposal under-covers pi), so '
-        'these error bars are not reliable. Run longer chains or train a '
-        'better flow.'.format(summary['energy_z_score']))
+  for key, label in (('energy_z_score', 'energy'),
+                     ('specific_heat_z_score', 'specific heat')):
+    if summary[key] is not None and abs(summary[key]) > _MAX_Z_SCORE:
+      lines.append(
+          '  WARNING: the {} is {:.1f} errors from the exact value: the '
+          'chains have not equilibrated (a proposal that under-covers pi, '
+          'chains too short), so these error bars are not reliable. Run '
+          'longer chains, --kernel=global_local, or train a better '
+          'flow.'.format(label, summary[key]))
   print('\n'.join(lines))
   return dict(summary, acceptance_rate=acceptance,
               ess_per_second=ess / seconds, sampling_seconds=seconds)
+
+
+def chains_fn(kernel, model, target, seeds):
+  """A function running the chains of `kernel`: `() -> (states, accepted)`."""
+  num_chains, num_steps = _NUM_CHAINS.value, _NUM_STEPS.value
+  if kernel == 'independence':
+    return lambda: tfp_nrg.mcmc.sample_independence_chains(
+        target.log_prob, model, num_chains, num_steps, _NUM_BURNIN.value,
+        seed=seeds[0])
+  if kernel == 'latent_hmc':
+    flow = tfp_nrg.distributions.flow_of(model)
+    latent = tf.random.stateless_normal(
+        [num_chains, flow.lattice_size, flow.lattice_size], seed=seeds[1],
+        dtype=flow.dtype)
+    return lambda: tfp_nrg.mcmc.sample_latent_hmc(
+        target.log_prob, flow, latent, num_steps, _NUM_BURNIN.value,
+        seed=seeds[3])
+  transition = target.local_kernel(_LOCAL_SWEEPS.value)
+  if kernel == 'global_local':
+    transition = tfp_nrg.mcmc.GlobalLocal(
+        target.log_prob, model, transition,
+        num_local_steps=_NUM_LOCAL_STEPS.value)
+  return lambda: tfp_nrg.mcmc.sample_chains(
+      transition, model.sample(num_chains, seed=seeds[1]), num_steps,
+      _NUM_BURNIN.value, seed=seeds[0])
 
 
 def main(argv):
@@ -114,24 +163,16 @@ def main(argv):
       _MODEL_DIR.value, step, target.lattice_size, temperature))
   seeds = tfp.random.split_seed((0, _SEED.value), n=4)
 
-  metrics = run_and_report(
-      'Independence Metropolis', target,
-      lambda: tfp_nrg.mcmc.sample_independence_chains(
-          target.log_prob, model, _NUM_CHAINS.value, _NUM_STEPS.value,
-          _NUM_BURNIN.value, seed=seeds[0]), seeds[2])
-  metrics.update(num_chains=_NUM_CHAINS.value, num_steps=_NUM_STEPS.value,
-                 temperature=temperature, lattice_size=target.lattice_size)
-
+  metrics = run_and_report(_KERNEL.value, target,
+                           chains_fn(_KERNEL.value, model, target, seeds),
+                           seeds[2])
+  metrics.update(kernel=_KERNEL.value, num_chains=_NUM_CHAINS.value,
+                 num_steps=_NUM_STEPS.value, temperature=temperature,
+                 lattice_size=target.lattice_size)
   if _LATENT_HMC.value:
-    flow = tfp_nrg.distributions.flow_of(model)
-    latent = tf.random.stateless_normal(
-        [_NUM_CHAINS.value, flow.lattice_size, flow.lattice_size],
-        seed=seeds[1], dtype=flow.dtype)
     metrics['latent_hmc'] = run_and_report(
-        'Latent-space HMC', target,
-        lambda: tfp_nrg.mcmc.sample_latent_hmc(
-            target.log_prob, flow, latent, _NUM_STEPS.value,
-            _NUM_BURNIN.value, seed=seeds[3]), seeds[2])
+        'latent_hmc', target, chains_fn('latent_hmc', model, target, seeds),
+        seeds[2])
 
   if _METRICS_OUT.value:
     with open(_METRICS_OUT.value, 'w') as f:

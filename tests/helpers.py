@@ -10,10 +10,13 @@ import tensorflow as tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# `examples/train_ising.py` flags for a run of seconds (L = 4, 30 steps).
+# `examples/train_ising.py` flags for a run of seconds (L = 4, 30 steps,
+# mode-covering).
 TRAIN_FLAGS = ('--lattice_size=4', '--num_steps=30', '--batch_size=32',
                '--num_couplings=2', '--hidden_units=8', '--eval_samples=512',
-               '--target_samples=256', '--target_sweeps=50', '--log_every=10')
+               '--target_samples=256', '--target_sweeps=50', '--log_every=10',
+               '--forward_kl_weight=1', '--buffer_size=128',
+               '--buffer_sweeps=20')
 
 
 def flow_builder(flow_class, **fixed):

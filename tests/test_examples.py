@@ -17,14 +17,17 @@ REQUIRED_KEYS = [
     'relative_error', 'gap_per_site', 'log_z_dual_estimate',
     'log_z_dual_estimate_stderr', 'ess_fraction', 'acceptance_rate',
     'energy_per_site', 'energy_per_site_stderr', 'exact_energy_per_site',
-    'steps', 'train_seconds', 'steps_per_second'
+    'steps', 'train_seconds', 'steps_per_second', 'kl_target_to_model',
+    'chi_square_divergence', 'log_z_dual_upper_bound'
 ]
 
 
 SAMPLER_KEYS = [
     'acceptance_rate', 'energy_per_site', 'energy_per_site_stderr',
     'exact_energy_per_site', 'abs_magnetization', 'abs_magnetization_stderr',
-    'ess_per_second', 'num_chains', 'num_steps'
+    'ess_per_second', 'num_chains', 'num_steps', 'energy_z_score',
+    'specific_heat_z_score', 'binder_cumulant', 'magnetization_squared',
+    'specific_heat_per_site'
 ]
 
 
@@ -35,6 +38,13 @@ def test_train_example_end_to_end(trained_example_run):
   for key in REQUIRED_KEYS:
     assert isinstance(metrics[key], (int, float)), key
   assert metrics['steps'] == 30
+  assert metrics['config']['forward_kl_weight'] == 1.
+  assert 'KL(pi||q)' in trained_example_run['process'].stdout
+  # KL(pi||q) = E_pi[ln w] - ln Z: non-negative up to the bridge's error.
+  assert metrics['kl_target_to_model'] == pytest.approx(
+      metrics['log_z_dual_upper_bound'] - metrics['log_z_dual_estimate'])
+  assert metrics['kl_target_to_model'] > -3. * metrics[
+      'log_z_dual_estimate_stderr']
   target = tfp_nrg.DualIsing(4, T_C)
   assert metrics['exact_free_energy'] == pytest.approx(
       -target.exact_log_normalizer())
@@ -70,7 +80,19 @@ def test_sample_example_end_to_end(trained_example_run, tmp_path):
     assert isinstance(sampled[key], (int, float)), key
   assert sampled['exact_energy_per_site'] == pytest.approx(
       tfp_nrg.exact.ising_energy_per_site(4, T_C))
+  assert sampled['kernel'] == 'global_local'
   assert 'latent_hmc' in sampled
+  for kernel in ('independence', 'local'):
+    out = tmp_path / '{}.json'.format(kernel)
+    done = helpers.run_example(
+        'sample_ising', '--model_dir={}'.format(
+            trained_example_run['model_dir']), '--num_chains=8',
+        '--num_steps=60', '--num_burnin_steps=20', '--kernel=' + kernel,
+        '--metrics_out={}'.format(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result['kernel'] == kernel
+    assert (result['acceptance_rate'] == 1.) == (kernel == 'local')
   done = helpers.run_example('sample_ising', *flags, '--temperature=3.0')
   assert done.returncode != 0 and 'allow_other_temperature' in done.stderr
   done = helpers.run_example(

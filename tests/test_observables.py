@@ -77,7 +77,9 @@ def test_chain_summary_matches_enumeration():
       expected['specific_heat_per_site'], rel=1e-10)
   # Independent draws: integrated autocorrelation time about 1.
   assert 0.7 < summary['energy_autocorrelation_time'] < 1.4
+  assert 0.7 < summary['abs_magnetization_autocorrelation_time'] < 1.4
   assert abs(summary['energy_z_score']) < 4.
+  assert abs(summary['specific_heat_z_score']) < 4.
 
 
 def test_chain_summary_flags_chains_that_miss_part_of_pi():

@@ -172,6 +172,16 @@ def _binder(v):
   return 1. - m4 / (3. * m2**2)
 
 
+def _z_score(value, stderr, exact):
+  """`(value - exact) / stderr`; +-inf for chains that never moved."""
+  if exact is None:
+    return None
+  deviation = value - exact
+  if stderr > 0.:
+    return deviation / stderr
+  return math.copysign(math.inf, deviation) if deviation else 0.
+
+
 def ising_chain_summary(target, states, seed, num_blocks=20):
   """Ising observables with error bars from Markov chains of dual states.
 
@@ -191,11 +201,13 @@ def ising_chain_summary(target, states, seed, num_blocks=20):
   Returns:
     A `dict` of Python floats: `energy_per_site`, `abs_magnetization`,
     `magnetization_squared`, `specific_heat_per_site`, `binder_cumulant`,
-    each with `_stderr`; `energy_autocorrelation_time` and
+    each with `_stderr`, the first three with `_autocorrelation_time`
+    (integrated, in steps); `energy_autocorrelation_time` (the same as
+    `energy_per_site_autocorrelation_time`) and
     `energy_potential_scale_reduction` (R-hat across chains);
     `exact_energy_per_site`, `exact_specific_heat_per_site` (or `None`); and
-    `energy_z_score`, the energy's deviation from the exact value in units of
-    its error (or `None`). Chains that have not equilibrated (a flow that
+    `energy_z_score` and `specific_heat_z_score`, the deviations from the
+    exact values in units of their errors (or `None`). Chains that have not equilibrated (a flow that
     under-covers `pi` as a proposal, chains too short to find what it misses)
     show up there: their ESS-based errors are then meaningless.
   """
@@ -209,6 +221,7 @@ def ising_chain_summary(target, states, seed, num_blocks=20):
     mean, stderr, tau = mcmc.chain_mean(tf.cast(series, tf.float64))
     summary[name] = float(mean)
     summary[name + '_stderr'] = float(stderr)
+    summary[name + '_autocorrelation_time'] = float(tau)
     if name == 'energy_per_site':
       summary['energy_autocorrelation_time'] = float(tau)
       summary['energy_potential_scale_reduction'] = float(
@@ -226,12 +239,8 @@ def ising_chain_summary(target, states, seed, num_blocks=20):
   except NotImplementedError:
     summary['exact_energy_per_site'] = None
     summary['exact_specific_heat_per_site'] = None
-  summary['energy_z_score'] = None
-  if summary['exact_energy_per_site'] is not None:
-    deviation = (summary['energy_per_site'] -
-                 summary['exact_energy_per_site'])
-    stderr = summary['energy_per_site_stderr']  # 0 if no chain ever moved.
-    summary['energy_z_score'] = (
-        deviation / stderr if stderr > 0. else
-        math.copysign(math.inf, deviation) if deviation else 0.)
+  for name, key in (('energy_per_site', 'energy_z_score'),
+                    ('specific_heat_per_site', 'specific_heat_z_score')):
+    summary[key] = _z_score(summary[name], summary[name + '_stderr'],
+                            summary['exact_' + name])
   return summary

@@ -13,6 +13,7 @@ from tfp_nrg.mcmc.global_local import GlobalLocalResults
 from tfp_nrg.mcmc.kernels import IndependenceMetropolis
 from tfp_nrg.mcmc.kernels import UncalibratedIndependenceMetropolis
 from tfp_nrg.mcmc.kernels import UncalibratedIndependenceMetropolisResults
+from tfp_nrg.mcmc.kernels import sample_chains
 from tfp_nrg.mcmc.kernels import sample_independence_chains
 from tfp_nrg.mcmc.latent_hmc import sample_latent_hmc
 
@@ -29,6 +30,7 @@ __all__ = [
     'independence_chain_acceptance',
     'jackknife',
     'log_mean_exp',
+    'sample_chains',
     'sample_independence_chains',
     'sample_latent_hmc',
     'self_normalized_expectation',

@@ -37,6 +37,7 @@ __all__ = [
     'IndependenceMetropolis',
     'UncalibratedIndependenceMetropolis',
     'UncalibratedIndependenceMetropolisResults',
+    'sample_chains',
     'sample_independence_chains',
 ]
 
@@ -224,6 +225,33 @@ class IndependenceMetropolis(tfp.mcmc.TransitionKernel):
     return self._impl.bootstrap_results(init_state)
 
 
+def sample_chains(kernel, current_state, num_results, num_burnin_steps=0,
+                  seed=None):
+  """`tfp.mcmc.sample_chain` tracing each step's acceptance.
+
+  Args:
+    kernel: a `tfp.mcmc.TransitionKernel`.
+    current_state: `Tensor` `[chains] + event_shape`.
+    num_results: Python `int` >= 1, steps kept per chain.
+    num_burnin_steps: Python `int` >= 0, steps discarded first.
+    seed: a stateless seed.
+
+  Returns:
+    `(states, is_accepted)`: `[num_results, chains] + event_shape` and
+    `[num_results, chains]` (all `True` for a kernel that always moves, one
+    whose results have no `is_accepted`).
+  """
+  def acceptance(state, results):
+    accepted = getattr(results, 'is_accepted', None)
+    if accepted is None:
+      return tf.ones(tf.shape(state)[:1], tf.bool)
+    return accepted
+
+  return tfp.mcmc.sample_chain(
+      num_results, current_state=current_state, kernel=kernel,
+      num_burnin_steps=num_burnin_steps, trace_fn=acceptance, seed=seed)
+
+
 def sample_independence_chains(target_log_prob_fn,
                                proposal,
                                num_chains,
@@ -249,11 +277,7 @@ def sample_independence_chains(target_log_prob_fn,
     `[num_results, num_chains]`.
   """
   init_seed, chain_seed = tfp.random.split_seed(seed, n=2)
-  kernel = IndependenceMetropolis(target_log_prob_fn, proposal)
-  return tfp.mcmc.sample_chain(
-      num_results,
-      current_state=proposal.sample(num_chains, seed=init_seed),
-      kernel=kernel,
-      num_burnin_steps=num_burnin_steps,
-      trace_fn=lambda _, results: results.is_accepted,
-      seed=chain_seed)
+  return sample_chains(
+      IndependenceMetropolis(target_log_prob_fn, proposal),
+      proposal.sample(num_chains, seed=init_seed), num_results,
+      num_burnin_steps, seed=chain_seed)
