@@ -29,7 +29,9 @@ from `TF_CONFIG`, one process per worker, each with its own `--model_dir`
 `--batch_size` is the global batch, split evenly over the replicas.
 """
 
+import itertools
 import json
+import math
 import os
 import time
 
@@ -122,6 +124,17 @@ _CPU_REPLICAS = flags.DEFINE_integer(
     'Split the CPU into this many logical devices (mirrored training '
     'without accelerators); 0: do not.')
 _TPU = flags.DEFINE_string('tpu', '', 'TPU address for --strategy=tpu.')
+_CHECKPOINT_EVERY = flags.DEFINE_integer('checkpoint_every', 500,
+                                         'Steps between checkpoints.')
+for _name, _minimum in (('eval_samples', 2), ('log_every', 0),
+                        ('target_sweeps', 1), ('cpu_replicas', 0),
+                        ('checkpoint_every', 1), ('num_steps', 0)):
+  flags.register_validator(
+      _name, lambda value, minimum=_minimum: value >= minimum,
+      message='--{} must be at least {}.'.format(_name, _minimum))
+flags.register_validator(
+    'target_samples', lambda value: value == 0 or value >= 2,
+    message='--target_samples must be 0 (none) or at least 2.')
 
 
 def run_config():
@@ -243,29 +256,82 @@ def format_report(report, result, target, steps):
   return '\n'.join(lines)
 
 
+def unused_path(path):
+  """`path`, or `stem.1.ext`, `stem.2.ext`, ...: the first that does not exist.
+  """
+  stem, extension = os.path.splitext(path)
+  candidates = itertools.chain([path], ('{}.{}{}'.format(stem, i, extension)
+                                        for i in itertools.count(1)))
+  return next(p for p in candidates if not os.path.exists(p))
+
+
+def metrics_path(model_dir):
+  """Where the metrics go; checked before any work. Never overwrites a file.
+
+  An explicit `--metrics_out` must not exist and its directory must be
+  writable; by default a rerun of a finished run writes `metrics.1.json`
+  beside the first run's `metrics.json`.
+  """
+  if not _METRICS_OUT.value:
+    return unused_path(os.path.join(model_dir, 'metrics.json'))
+  path = _METRICS_OUT.value
+  if os.path.exists(path):
+    raise ValueError('--metrics_out {!r} exists; refusing to overwrite '
+                     'it.'.format(path))
+  directory = os.path.dirname(os.path.abspath(path))
+  if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
+    raise ValueError('--metrics_out {!r}: {!r} is not a writable '
+                     'directory.'.format(path, directory))
+  return path
+
+
+def json_safe(figures):
+  """`figures` with NaN and infinities as `None` (JSON `null`)."""
+  return {k: None if isinstance(v, float) and not math.isfinite(v) else v
+          for k, v in figures.items()}
+
+
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)  # TF's per-checkpoint INFO lines.
   config = run_config()
+  model_dir = _MODEL_DIR.value or os.path.join(
+      'runs', 'ising_L{}_{}'.format(_LATTICE_SIZE.value,
+                                    time.strftime('%Y%m%d-%H%M%S')))
+  tfp_nrg.checkpoints.check_model_dir(model_dir, config.to_json())
+  metrics_out = metrics_path(model_dir)
   strategy = make_strategy()
   target = config.build_target()
   with strategy.scope():
     model = config.build_model()
+  if config.forward_kl_weight > 0.:
+    print('Drawing {} configurations of pi for the training buffer ({} sweeps '
+          'each)...'.format(config.buffer_size, config.buffer_sweeps),
+          flush=True)
   trainer = config.build_trainer(model, target, jit_compile=_JIT.value,
                                  strategy=strategy)
 
-  model_dir = _MODEL_DIR.value or os.path.join(
-      'runs', 'ising_L{}_{}'.format(_LATTICE_SIZE.value,
-                                    time.strftime('%Y%m%d-%H%M%S')))
   print('Training {} ({} parameters) in {} on {} replica(s)'.format(
       model.name, sum(int(tf.size(v)) for v in model.trainable_variables),
       model_dir, strategy.num_replicas_in_sync))
   result = trainer.fit(_NUM_STEPS.value, model_dir=model_dir,
-                       config=config.to_json(), log_every=_LOG_EVERY.value)
+                       config=config.to_json(), log_every=_LOG_EVERY.value,
+                       checkpoint_every=_CHECKPOINT_EVERY.value)
+  if result.interrupted:
+    print('Interrupted at step {}; the checkpoint is saved in {}. Run the same '
+          'command again to resume.'.format(int(trainer.step.numpy()),
+                                            model_dir))
+    return
+
+  start = time.time()
 
   evaluation_seed = tf.random.experimental.stateless_fold_in(trainer.seed, -1)
   target_samples = None
   if _TARGET_SAMPLES.value:
+    print('Evaluating: drawing {} configurations of pi ({} sweeps each), then '
+          '{} of the model...'.format(_TARGET_SAMPLES.value,
+                                      _TARGET_SWEEPS.value,
+                                      _EVAL_SAMPLES.value), flush=True)
     target_samples = tf.function(
         lambda: target.sample_by_metropolis(
             _TARGET_SAMPLES.value, _TARGET_SWEEPS.value,
@@ -281,14 +347,20 @@ def main(argv):
   picture = os.path.join(model_dir, 'samples.png')
   save_samples_png(model, target, picture, seed=trainer.seed + 7)
   print(format_report(report, result, target, steps))
+  non_finite = tfp_nrg.evaluation.non_finite(report)
+  if non_finite:
+    print('WARNING: {} are not finite: the flow and the target draws do not '
+          'overlap enough to determine them (a poorly trained flow, or too '
+          'few draws). They are written as null.'.format(', '.join(
+              non_finite)))
 
-  output = tfp_nrg.evaluation.flatten(report)
+  output = json_safe(tfp_nrg.evaluation.flatten(report))
   output.update(
       steps=steps, train_seconds=result.train_seconds,
       steps_per_second=result.steps_per_second,
+      evaluation_seconds=time.time() - start, non_finite_figures=non_finite,
       model_dir=model_dir, samples_png=picture, config=config.to_json())
-  metrics_out = _METRICS_OUT.value or os.path.join(model_dir, 'metrics.json')
-  with open(metrics_out, 'w') as f:
+  with open(metrics_out, 'x') as f:
     json.dump(output, f, indent=2, sort_keys=True)
   print('Metrics written to {}; samples drawn in {}'.format(metrics_out,
                                                             picture))

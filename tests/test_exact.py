@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import helpers
+import tfp_nrg
 from tfp_nrg import exact
 
 T_C = exact.CRITICAL_TEMPERATURE
@@ -155,6 +156,21 @@ def test_rejects_bad_temperature(temperature, error):
 def test_rejects_bad_lattice_size(size, error):
   with pytest.raises(error, match='lattice_size'):
     exact.ising_energy_per_site(size, 2.)
+
+
+def test_low_temperatures_are_the_two_ground_states():
+  """Below T = 0.05 Kaufman's sinh(2K) overflows further on; ln Z is then
+  2NK + ln 2 to double precision, and it joins the formula continuously."""
+  for size in (4, 8, 16):
+    n = size * size
+    for temperature in (0.05 * 1.001, 0.04, 1e-3, 1e-6):
+      assert exact.ising_log_z(size, temperature) == pytest.approx(
+          2. * n / temperature + math.log(2.), rel=1e-12)
+      assert exact.ising_energy_per_site(size, temperature) == pytest.approx(
+          -2., rel=1e-10)
+  # The dual's exact normalizer used to raise OverflowError here.
+  target = tfp_nrg.DualIsing(8, 1e-3)
+  assert math.isfinite(target.exact_log_normalizer())
 
 
 if __name__ == '__main__':

@@ -67,6 +67,66 @@ def test_train_example_refuses_another_configuration(trained_example_run):
   assert sorted(os.listdir(model_dir)) == before
 
 
+@pytest.mark.parametrize('flag,message', [
+    ('--eval_samples=1', '--eval_samples must be at least 2'),
+    ('--target_samples=1', '--target_samples must be 0'),
+    ('--target_sweeps=0', '--target_sweeps must be at least 1'),
+    ('--learning_rate=0', 'learning_rate'),
+    ('--num_steps=-1', '--num_steps must be at least 0'),
+    ('--metrics_out=/nonexistent/dir/m.json', 'not a writable directory'),
+])
+def test_train_example_checks_flags_before_any_work(flag, message, tmp_path):
+  done = helpers.run_example('train_ising', *helpers.TRAIN_FLAGS, flag,
+                             '--model_dir={}'.format(tmp_path / 'run'))
+  assert done.returncode != 0 and message in done.stderr, done.stderr[-2000:]
+  assert 'Training' not in done.stdout
+  assert not (tmp_path / 'run').exists()
+
+
+def test_train_example_refuses_a_directory_of_user_files(tmp_path):
+  (tmp_path / 'metrics.json').write_text('{"mine": 1}')
+  done = helpers.run_example('train_ising', *helpers.TRAIN_FLAGS,
+                             '--model_dir={}'.format(tmp_path))
+  assert done.returncode != 0 and 'not empty' in done.stderr
+  assert 'Training' not in done.stdout
+  assert os.listdir(tmp_path) == ['metrics.json']
+  assert (tmp_path / 'metrics.json').read_text() == '{"mine": 1}'
+
+
+@pytest.mark.slow
+def test_train_example_reruns_never_overwrite_metrics(trained_example_run):
+  model_dir = trained_example_run['model_dir']
+  done = helpers.run_example(
+      'train_ising', *helpers.TRAIN_FLAGS, '--model_dir={}'.format(model_dir),
+      '--metrics_out={}'.format(trained_example_run['metrics_out']))
+  assert done.returncode != 0 and 'refusing to overwrite' in done.stderr
+  for name in ('metrics.json', 'metrics.1.json'):
+    done = helpers.run_example('train_ising', *helpers.TRAIN_FLAGS,
+                               '--model_dir={}'.format(model_dir))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((model_dir / name).read_text())['steps'] == 30
+
+
+@pytest.mark.slow
+def test_train_example_reports_a_poor_flow_at_l16(tmp_path):
+  """Two training steps at L = 16: the flow's and the target's weights do
+  not overlap. The run reports infinite errors instead of crashing."""
+  model_dir = tmp_path / 'run'
+  done = helpers.run_example(
+      'train_ising', '--lattice_size=16', '--num_steps=2', '--batch_size=16',
+      '--num_couplings=2', '--hidden_units=8', '--eval_samples=256',
+      '--target_samples=32', '--target_sweeps=20',
+      '--model_dir={}'.format(model_dir))
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert 'WARNING' in done.stdout and 'written as null' in done.stdout
+  metrics = json.loads((model_dir / 'metrics.json').read_text())
+  assert metrics['log_z_dual_estimate_stderr'] is None
+  assert 'log_z_dual_estimate_stderr' in metrics['non_finite_figures']
+  assert metrics['energy_per_site_stderr'] is None or (
+      metrics['energy_per_site_stderr'] > 0.)
+  assert (model_dir / 'samples.png').stat().st_size > 1000
+
+
 @pytest.mark.slow
 def test_sample_example_end_to_end(trained_example_run, tmp_path):
   sample_out = tmp_path / 'sample.json'

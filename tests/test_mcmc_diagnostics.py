@@ -71,6 +71,35 @@ def test_ess_fraction_extremes():
   assert float(mcmc.importance_ess_fraction(lopsided)) == pytest.approx(0.01)
 
 
+def test_bridge_reports_an_infinite_error_without_overlap_or_convergence():
+  """The L = 16 failure of a 2-step flow: ln w of q's draws at 281-399,
+  of pi's at 1427-2265. The old code returned a NaN error."""
+  rng = np.random.default_rng(5)
+  log_w_q = tf.constant(rng.uniform(281., 399., 256))
+  log_w_p = tf.constant(rng.uniform(1427., 2265., 32))
+  log_z, stderr = mcmc.bridge_log_normalizer(log_w_q, log_w_p)
+  assert np.isinf(stderr) and np.isfinite(log_z)
+  # Overlapping but stopped after one iteration: not converged, not trusted.
+  log_w_q = tf.constant(rng.normal(0., 3., 2000))
+  log_w_p = tf.constant(rng.normal(4., 3., 2000))
+  _, stderr = mcmc.bridge_log_normalizer(log_w_q, log_w_p, num_iterations=1)
+  assert np.isinf(stderr)
+  _, stderr = mcmc.bridge_log_normalizer(log_w_q, log_w_p)
+  assert 0. < stderr < 1.
+
+
+def test_importance_errors_are_infinite_when_one_draw_dominates():
+  log_w = tf.constant(np.r_[np.zeros(999), 50.])
+  values = tf.constant(np.r_[np.ones(999), -1.])
+  _, stderr = mcmc.log_mean_exp(log_w)
+  assert np.isinf(stderr)
+  estimate, stderr = mcmc.self_normalized_expectation(log_w, values)
+  assert float(estimate) == pytest.approx(-1.) and np.isinf(stderr)
+  # Ten equal heavy draws are enough for an error estimate.
+  log_w = tf.constant(np.r_[np.zeros(990), np.full(10, 50.)])
+  assert np.isfinite(mcmc.log_mean_exp(log_w)[1])
+
+
 def test_self_normalized_expectation_recovers_shifted_gaussian():
   # Draws from N(0, 1), target N(1, 1) unnormalized: E[x] = 1.
   x = tf.random.stateless_normal([20000], seed=(1, 2), dtype=tf.float64)

@@ -195,6 +195,28 @@ def test_rejects_bad_arguments():
       tfd.Sample(tfd.Normal(0., 1.), [4, 4]))
   with pytest.raises(ValueError, match='current_state'):
     kernel.bootstrap_results(tf.zeros([3, 4, 5]))
+  with pytest.raises(TypeError, match='dtype'):
+    kernel.bootstrap_results(tf.zeros([3, 4, 4], tf.float64))
+  # A proposal with a batch of distributions is not one chain's proposal.
+  with pytest.raises(ValueError, match='batch shape'):
+    tfp_nrg.mcmc.IndependenceMetropolis(tfd.Normal(0., 1.).log_prob,
+                                        tfd.Normal(tf.zeros([3]), 1.))
+
+
+@pytest.mark.parametrize('build', [
+    lambda t, q: tfp_nrg.mcmc.IndependenceMetropolis(t.log_prob, q),
+    lambda t, q: tfp_nrg.mcmc.GlobalLocal(
+        t.log_prob, q, tfp.mcmc.RandomWalkMetropolis(t.log_prob),
+        num_local_steps=1),
+])
+def test_chains_leave_a_nan_initial_state(build):
+  """Used to stay at NaN forever, silently."""
+  target, proposal = tfd.Normal(1., 1.), tfd.Normal(0., 1.5)
+  init = tf.constant([np.nan, 0.5, np.nan, np.inf])
+  states, _ = tfp.mcmc.sample_chain(
+      30, current_state=init, kernel=build(target, proposal),
+      trace_fn=lambda _, r: (), seed=(1, 2))
+  assert np.all(np.isfinite(states[-1]))
 
 
 if __name__ == '__main__':

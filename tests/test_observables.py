@@ -58,9 +58,13 @@ def test_ising_report_in_ising_language():
   assert flat['energy_per_site_unweighted'] == -1.6
   assert flat['exact_energy_per_site'] == pytest.approx(
       tfp_nrg.exact.ising_energy_per_site(8, T_C))
-  with pytest.raises(FloatingPointError, match='Non-finite'):
-    tfp_nrg.observables.ising_report(target, results._replace(
-        log_z=estimate(148.6, float('nan'))))
+  assert tfp_nrg.evaluation.non_finite(report) == []
+  # A poor flow: no error for ln Z. Reported, not raised.
+  poor = tfp_nrg.observables.ising_report(target, results._replace(
+      log_z=estimate(148.6, float('inf'))))
+  assert tfp_nrg.evaluation.non_finite(poor) == [
+      'free_energy_per_site_stderr', 'log_z_dual_estimate_stderr',
+      'log_z_ising_estimate_stderr']
 
 
 def test_chain_summary_matches_enumeration():

@@ -69,3 +69,7 @@ def test_export_refuses_existing_paths_and_non_distributions(tmp_path):
     tfp_nrg.export(model, str(tmp_path))
   with pytest.raises(TypeError, match='distribution'):
     tfp_nrg.export(lambda x: x, str(tmp_path / 'new'))
+  # An empty path would write into the current directory.
+  for path in ('', None):
+    with pytest.raises(ValueError, match='`path` must name'):
+      tfp_nrg.export(model, path)

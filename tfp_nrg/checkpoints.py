@@ -1,10 +1,11 @@
 """Model directories: who owns them, what run they hold, and restoring it.
 
-A model directory belongs to one run. `open_model_dir` records the run's
-JSON configuration in `tfp_nrg_run.json` the first time, and afterwards only
-lets the same configuration resume there: a directory holding another run's
-configuration, or checkpoints that tfp_nrg did not write, is refused with
-`ForeignCheckpointError`, so nothing a user saved is overwritten.
+A model directory belongs to one run. `open_model_dir` claims a new or empty
+directory by recording the run's JSON configuration in `tfp_nrg_run.json`,
+and afterwards only lets the same configuration resume there: a directory
+holding another run's configuration, or anything that tfp_nrg did not write
+(no run configuration), is refused with `ForeignCheckpointError` naming what
+it found, so nothing a user saved is overwritten.
 
 Example:
 
@@ -25,6 +26,7 @@ import tensorflow as tf
 __all__ = [
     'ForeignCheckpointError',
     'RUN_CONFIG_FILE',
+    'check_model_dir',
     'open_model_dir',
     'read_run_config',
     'restore',
@@ -36,6 +38,57 @@ RUN_CONFIG_FILE = 'tfp_nrg_run.json'
 
 class ForeignCheckpointError(ValueError):
   """A model directory holds checkpoints of another run or configuration."""
+
+
+def check_model_dir(model_dir, config):
+  """Raises unless a run of `config` may start or resume in `model_dir`.
+
+  Writes nothing: call it before any costly work; `open_model_dir` calls it
+  again.
+
+  Args:
+    model_dir: the directory (need not exist).
+    config: JSON-serializable `dict` that identifies the run.
+
+  Returns:
+    `config` as it reads back from JSON.
+
+  Raises:
+    ForeignCheckpointError: if `model_dir` holds another configuration's run,
+      or is not empty and holds no run configuration.
+    ValueError: if `model_dir` is empty or a file.
+  """
+  if not model_dir:
+    raise ValueError('`model_dir` must be a directory path; got {!r}.'.format(
+        model_dir))
+  config = json.loads(json.dumps(config or {}, sort_keys=True))
+  if not os.path.exists(model_dir):
+    return config
+  if not os.path.isdir(model_dir):
+    raise ValueError('`model_dir` {!r} is a file.'.format(model_dir))
+  config_path = os.path.join(model_dir, RUN_CONFIG_FILE)
+  if os.path.exists(config_path):
+    with open(config_path) as f:
+      saved = json.load(f)
+    if saved != config:
+      changed = sorted(k for k in set(saved) | set(config)
+                       if saved.get(k) != config.get(k))
+      raise ForeignCheckpointError(
+          '`model_dir` {!r} holds a run with a different configuration '
+          '(differs in {}); refusing to overwrite it. Use another '
+          'directory.'.format(model_dir, ', '.join(changed)))
+  elif tf.train.latest_checkpoint(model_dir) is not None:
+    raise ForeignCheckpointError(
+        '`model_dir` {!r} holds checkpoints that tfp_nrg did not write (no '
+        '{}); refusing to overwrite them.'.format(model_dir, RUN_CONFIG_FILE))
+  elif os.listdir(model_dir):
+    found = sorted(os.listdir(model_dir))
+    raise ForeignCheckpointError(
+        '`model_dir` {!r} is not empty and holds no tfp_nrg run (found {}{}); '
+        'refusing to write into it. Use a new or empty directory.'.format(
+            model_dir, ', '.join(found[:5]),
+            ', ...' if len(found) > 5 else ''))
+  return config
 
 
 def open_model_dir(checkpoint, model_dir, config, max_to_keep=3):
@@ -52,28 +105,13 @@ def open_model_dir(checkpoint, model_dir, config, max_to_keep=3):
     restored from its latest checkpoint if there was one.
 
   Raises:
-    ForeignCheckpointError: if `model_dir` holds another configuration's run,
-      or checkpoints without a run configuration.
-    ValueError: if the latest checkpoint cannot be restored.
+    ForeignCheckpointError, ValueError: see `check_model_dir`; also a
+      `ValueError` if the latest checkpoint cannot be restored.
   """
+  config = check_model_dir(model_dir, config)
   os.makedirs(model_dir, exist_ok=True)
   config_path = os.path.join(model_dir, RUN_CONFIG_FILE)
-  config = json.loads(json.dumps(config or {}, sort_keys=True))
-  if os.path.exists(config_path):
-    with open(config_path) as f:
-      saved = json.load(f)
-    if saved != config:
-      changed = sorted(k for k in set(saved) | set(config)
-                       if saved.get(k) != config.get(k))
-      raise ForeignCheckpointError(
-          '`model_dir` {!r} holds a run with a different configuration '
-          '(differs in {}); refusing to overwrite it. Use another '
-          'directory.'.format(model_dir, ', '.join(changed)))
-  elif tf.train.latest_checkpoint(model_dir) is not None:
-    raise ForeignCheckpointError(
-        '`model_dir` {!r} holds checkpoints that tfp_nrg did not write (no '
-        '{}); refusing to overwrite them.'.format(model_dir, RUN_CONFIG_FILE))
-  else:
+  if not os.path.exists(config_path):
     with open(config_path, 'w') as f:
       json.dump(config, f, indent=2, sort_keys=True)
   manager = tf.train.CheckpointManager(checkpoint, model_dir,

@@ -37,6 +37,7 @@ __all__ = [
     'ObservableEstimate',
     'evaluate',
     'flatten',
+    'non_finite',
 ]
 
 
@@ -104,6 +105,12 @@ def flatten(results, prefix=''):
     else:
       flat[key] = value
   return flat
+
+
+def non_finite(results):
+  """Sorted flat keys (see `flatten`) of the figures that are NaN or inf."""
+  return sorted(key for key, value in flatten(results).items()
+                if isinstance(value, float) and not math.isfinite(value))
 
 
 def _check_target_samples(target_samples, model):

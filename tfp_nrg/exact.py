@@ -65,6 +65,10 @@ def _check_shape(lattice_size):
   return int(shape[0]), int(shape[1])
 
 
+# Above this K = 1/T only the two ground states count in double precision.
+_GROUND_STATE_COUPLING = 20.
+
+
 def _log_abs_2cosh(u):
   u = np.abs(u)
   return u + np.log1p(np.exp(-2. * u))
@@ -81,6 +85,13 @@ def _kaufman(lattice_size, temperature):
   rows, cols = _check_shape(lattice_size)
   coupling = 1. / checks.check_finite_number(
       temperature, 'temperature', positive=True)
+  num_sites = rows * cols
+  if coupling > _GROUND_STATE_COUPLING:
+    # Two ground states of energy -2N; every excitation costs at least 4J
+    # and so weighs below N e^{-4K} < 1e-30 of them: ln Z = 2NK + ln 2 to
+    # double precision, where sinh(2K) would overflow further on.
+    return (2. * num_sites * coupling + math.log(2.), 2. * num_sites, 0.,
+            coupling, num_sites)
   x = 2. * coupling
   sinh_x, cosh_x = math.sinh(x), math.cosh(x)
 
@@ -141,7 +152,6 @@ def _kaufman(lattice_size, temperature):
             w[3] * (du[0]**2 + d2_p4 + d1_p4**2) +
             v4 * (d2u[0] + 2. * du[0] * d1_p4))
 
-  num_sites = rows * cols
   log_z = (-math.log(2.) + num_sites / 2. * math.log(2. * sinh_x) + log_sum)
   d_log_z = num_sites * cosh_x / sinh_x + first
   d2_log_z = -2. * num_sites / sinh_x**2 + second - first**2

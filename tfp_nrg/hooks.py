@@ -60,15 +60,28 @@ class _Periodic(Hook):
 
 
 class CheckpointHook(_Periodic):
-  """Saves through a `tf.train.CheckpointManager` every `every` steps and last.
+  """Saves through a `tf.train.CheckpointManager`: at the start of a new run
+  (step 0), every `every` steps, and at the step the loop ends on (the last
+  one, or the one an interrupt stopped at) unless that one is saved already.
+  Only applied steps are ever saved.
   """
 
   def __init__(self, manager, every):
     super().__init__(every)
     self.manager = manager
 
+  def begin(self, trainer, num_steps):
+    super().begin(trainer, num_steps)
+    if self.manager.latest_checkpoint is None:
+      self.manager.save(checkpoint_number=int(trainer.step.numpy()))
+
   def after_step(self, trainer, step, metrics):
     if self.due(step):
+      self.manager.save(checkpoint_number=step)
+
+  def end(self, trainer, step):
+    latest = self.manager.latest_checkpoint
+    if latest is None or not latest.endswith('-{}'.format(step)):
       self.manager.save(checkpoint_number=step)
 
 

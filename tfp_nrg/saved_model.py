@@ -22,6 +22,8 @@ draws['x'], draws['log_prob']
 ```
 """
 
+import os
+
 import tensorflow as tf
 
 __all__ = ['export']
@@ -86,6 +88,9 @@ def export(distribution, path, jit_compile=False):
   if distribution.batch_shape.rank != 0:
     raise ValueError('`distribution` must have a scalar batch shape; got '
                      '{}.'.format(distribution.batch_shape))
+  if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+    raise ValueError('`path` must name the SavedModel directory to write; got '
+                     '{!r}.'.format(path))
   if tf.io.gfile.exists(path):
     raise ValueError('`path` {!r} exists; export writes a new '
                      'directory.'.format(path))

@@ -26,7 +26,10 @@ evaluation is `tfp_nrg.evaluation.evaluate`.
 """
 
 import collections
+import contextlib
 import os
+import signal
+import threading
 import time
 
 from absl import logging
@@ -84,6 +87,7 @@ class FitResult(collections.namedtuple('FitResult', [
     'steps_per_second',
     'loss',              # NumPy [steps], per step run.
     'loss_stderr',
+    'interrupted',       # Stopped by SIGINT or SIGTERM (after a checkpoint).
 ])):
   """What `Trainer.fit` returns."""
   __slots__ = ()
@@ -344,9 +348,13 @@ class Trainer:
 
     With `model_dir`, a run resumes from its latest checkpoint; the directory
     must be new, or hold a run of this same `config`
-    (`checkpoints.open_model_dir`); checkpoints are written every
+    (`checkpoints.open_model_dir`); checkpoints are written at step 0, every
     `checkpoint_every` steps and at the end, and TensorBoard summaries under
     `model_dir/summaries` (`hooks.CheckpointHook`, `hooks.SummaryHook`).
+
+    SIGINT (Ctrl-C) or SIGTERM during the loop (in the main thread) stops it
+    after the current step; the hooks end as usual, so the checkpoint hook
+    saves that step, and the result says `interrupted`.
 
     Args:
       num_steps: Python `int`, total number of steps (including those of a
@@ -385,21 +393,23 @@ class Trainer:
     step = int(self.step.numpy())
     for hook in all_hooks:
       hook.begin(self, num_steps)
+    signals = []
     try:
-      while step < num_steps:
-        metrics = self.train_step()
-        if not metrics.applied:
-          raise FloatingPointError(
-              'Non-finite loss ({}) or gradient norm ({}) at step {}; the step '
-              'was not applied{}.'.format(
-                  metrics.loss, metrics.grad_norm, step + 1,
-                  ' and the last checkpoint {!r} is kept'.format(
-                      manager.latest_checkpoint) if manager else ''))
-        losses.append(metrics.loss)
-        stderrs.append(metrics.loss_stderr)
-        step += 1
-        for hook in all_hooks:
-          hook.after_step(self, step, metrics)
+      with _stop_on_signals(signals):
+        while step < num_steps and not signals:
+          metrics = self.train_step()
+          if not metrics.applied:
+            raise FloatingPointError(
+                'Non-finite loss ({}) or gradient norm ({}) at step {}; the '
+                'step was not applied{}.'.format(
+                    metrics.loss, metrics.grad_norm, step + 1,
+                    ' and the last checkpoint {!r} is kept'.format(
+                        manager.latest_checkpoint) if manager else ''))
+          losses.append(metrics.loss)
+          stderrs.append(metrics.loss_stderr)
+          step += 1
+          for hook in all_hooks:
+            hook.after_step(self, step, metrics)
     finally:
       for hook in all_hooks:
         hook.end(self, step)
@@ -407,4 +417,25 @@ class Trainer:
     return FitResult(
         steps=len(losses), train_seconds=seconds,
         steps_per_second=len(losses) / seconds if losses else 0.,
-        loss=np.array(losses), loss_stderr=np.array(stderrs))
+        loss=np.array(losses), loss_stderr=np.array(stderrs),
+        interrupted=bool(signals))
+
+
+@contextlib.contextmanager
+def _stop_on_signals(received):
+  """Appends SIGINT/SIGTERM to `received` instead of raising, in the block.
+
+  Signal handlers can only be set in the main thread; elsewhere this does
+  nothing.
+  """
+  if threading.current_thread() is not threading.main_thread():
+    yield
+    return
+  handled = (signal.SIGINT, signal.SIGTERM)
+  previous = {s: signal.signal(s, lambda number, _: received.append(number))
+              for s in handled}
+  try:
+    yield
+  finally:
+    for number, handler in previous.items():
+      signal.signal(number, handler)

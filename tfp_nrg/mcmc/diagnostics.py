@@ -29,6 +29,7 @@ log_z, log_z_stderr = tfp_nrg.mcmc.log_mean_exp(log_w)
 ```
 """
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -44,6 +45,11 @@ __all__ = [
 ]
 
 
+# Fewer effective draws than this give no error estimate worth the name: the
+# importance errors are then reported infinite.
+MIN_EFFECTIVE_DRAWS = 10.
+
+
 def _normalized_weights(log_weights):
   log_weights = tf.convert_to_tensor(log_weights, name='log_weights')
   if log_weights.shape.rank not in (None, 1):
@@ -53,6 +59,13 @@ def _normalized_weights(log_weights):
   return tf.math.exp(log_weights - shift), shift
 
 
+def _unless_degenerate(stderr, weights):
+  """`stderr`, or `inf` when the weights have < 10 effective draws."""
+  effective = tf.reduce_sum(weights)**2 / tf.reduce_sum(weights**2)
+  return tf.where(effective >= MIN_EFFECTIVE_DRAWS, stderr,
+                  tf.constant(np.inf, stderr.dtype))
+
+
 def log_mean_exp(log_weights):
   """`ln (1/n sum_i exp(log_weights_i))` and its delta-method standard error.
 
@@ -60,13 +73,15 @@ def log_mean_exp(log_weights):
     log_weights: 1-D float `Tensor`.
 
   Returns:
-    `(estimate, stderr)`, scalar `Tensor`s.
+    `(estimate, stderr)`, scalar `Tensor`s; `stderr` is `inf` when the
+    weights have fewer than `MIN_EFFECTIVE_DRAWS` effective draws (one draw
+    dominating the sum says nothing of the spread).
   """
   weights, shift = _normalized_weights(log_weights)
   n = tf.cast(tf.size(weights), weights.dtype)
   mean = tf.reduce_mean(weights)
   stderr = tf.math.reduce_std(weights) / (tf.sqrt(n) * mean)
-  return tf.math.log(mean) + shift, stderr
+  return tf.math.log(mean) + shift, _unless_degenerate(stderr, weights)
 
 
 def bridge_log_normalizer(log_weights_proposal, log_weights_target,
@@ -92,13 +107,20 @@ def bridge_log_normalizer(log_weights_proposal, log_weights_target,
   stays honest when the weights are heavy-tailed, unlike plain importance
   sampling's.
 
+  It needs overlap: where every draw of `pi` has a larger weight than every
+  draw of `q` (a poor flow at a large lattice), the draws bound `ln Z` only
+  to an interval, and where the iteration has not converged the estimate is
+  not the bridge's. In both cases the error is `inf` (never NaN), and the
+  estimate is that of the last iteration.
+
   Args:
     log_weights_proposal: 1-D `Tensor`, `ln pi - ln q` at independent draws
       of `q`.
     log_weights_target: 1-D `Tensor`, `ln pi - ln q` at independent draws of
       `pi`.
     num_iterations: Python `int`, fixed-point iterations (started from the
-      importance-sampling estimate).
+      importance-sampling estimate); converged means the last one moved
+      `ln Z` by less than `1e-6` (relative to `max(1, |ln Z|)`).
 
   Returns:
     `(log_z, stderr)`: scalar `Tensor`s, `stderr` that of `log_z`.
@@ -131,16 +153,20 @@ def bridge_log_normalizer(log_weights_proposal, log_weights_target,
   log_z = log_mean_exp(log_w_q)[0]
   for _ in range(num_iterations):
     log_f_q, log_f_p = terms(log_z)
-    log_z += log_mean(log_f_q) - log_mean(log_f_p)
+    step = log_mean(log_f_q) - log_mean(log_f_p)
+    log_z += step
   log_f_q, log_f_p = terms(log_z)
 
   def relative_variance(log_f):
-    f = tf.math.exp(log_f)
+    f = tf.math.exp(log_f - tf.reduce_max(log_f))  # Scale-free; no underflow.
     return tf.math.reduce_variance(f) / tf.reduce_mean(f)**2
 
   stderr = tf.sqrt(relative_variance(log_f_q) / n_q +
                    relative_variance(log_f_p) / n_p)
-  return log_z, stderr
+  converged = tf.abs(step) < 1e-6 * tf.maximum(tf.abs(log_z), 1.)
+  overlap = tf.reduce_max(log_w_q) >= tf.reduce_min(log_w_p)
+  usable = converged & overlap & tf.math.is_finite(stderr)
+  return log_z, tf.where(usable, stderr, tf.constant(np.inf, stderr.dtype))
 
 
 def chi_square_divergence(log_weights_target, log_z):
@@ -179,14 +205,16 @@ def self_normalized_expectation(log_weights, values):
 
   Returns:
     `(estimate, stderr)` with the delta-method error
-    `sqrt(sum_i w_i^2 (f_i - estimate)^2) / sum_i w_i`.
+    `sqrt(sum_i w_i^2 (f_i - estimate)^2) / sum_i w_i`, or `inf` with fewer
+    than `MIN_EFFECTIVE_DRAWS` effective draws (a single dominant draw would
+    give an error of 0).
   """
   weights, _ = _normalized_weights(log_weights)
   values = tf.convert_to_tensor(values, dtype=weights.dtype, name='values')
   total = tf.reduce_sum(weights)
   estimate = tf.reduce_sum(weights * values) / total
   stderr = tf.sqrt(tf.reduce_sum(weights**2 * (values - estimate)**2)) / total
-  return estimate, stderr
+  return estimate, _unless_degenerate(stderr, weights)
 
 
 def independence_chain_acceptance(log_weights, seed):

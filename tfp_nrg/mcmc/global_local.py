@@ -168,8 +168,8 @@ class GlobalLocal(tfp.mcmc.TransitionKernel):
         state, local_results = self.local_kernel.one_step(
             state, local_results, seed=seeds[i])
       if self.num_local_steps:
-        log_pi, log_q = self.target_log_prob_fn(state), self.proposal.log_prob(
-            state)
+        log_pi, log_q = kernels.current_log_probs(
+            self.target_log_prob_fn(state), self.proposal.log_prob(state))
       else:
         log_pi = previous_kernel_results.target_log_prob
         log_q = previous_kernel_results.proposal_log_prob
@@ -201,11 +201,13 @@ class GlobalLocal(tfp.mcmc.TransitionKernel):
     """The local kernel's results, `ln pi` and `ln q` of the initial state."""
     with tf.name_scope(self.name or 'global_local'):
       init_state = kernels.check_state(init_state, self.proposal)
-      log_pi = self.target_log_prob_fn(init_state)
+      log_pi, log_q = kernels.current_log_probs(
+          self.target_log_prob_fn(init_state),
+          self.proposal.log_prob(init_state))
       return GlobalLocalResults(
           local_results=self.local_kernel.bootstrap_results(init_state),
           is_accepted=tf.zeros_like(log_pi, tf.bool),
           log_accept_ratio=tf.zeros_like(log_pi),
           target_log_prob=log_pi,
-          proposal_log_prob=self.proposal.log_prob(init_state),
+          proposal_log_prob=log_q,
           seed=tf.zeros([2], tf.int32))

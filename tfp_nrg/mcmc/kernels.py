@@ -30,6 +30,7 @@ states, is_accepted = tfp.mcmc.sample_chain(
 
 import collections
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -74,6 +75,23 @@ def check_state(state, proposal):
                      'proposal\'s event); got {}.'.format(
                          ', '.join(map(str, event_shape)), state.shape))
   return state
+
+
+def current_log_probs(target_log_prob, proposal_log_prob):
+  """`ln pi` and `ln q` of current states, a non-finite one made one to leave.
+
+  A state where `ln pi` or `ln q` is not finite (an initial state with a NaN
+  or an infinity in it) is given `ln pi = -M` and `ln q = +M`, `M` a quarter
+  of the dtype's largest value: every finite proposal then has a huge finite
+  log-acceptance ratio and is accepted (an infinite one would be rejected by
+  `tfp.mcmc.MetropolisHastings`), instead of a chain that silently never
+  moves.
+  """
+  huge = tf.constant(target_log_prob.dtype.max / 4., target_log_prob.dtype)
+  stuck = ~(tf.math.is_finite(target_log_prob) &
+            tf.math.is_finite(proposal_log_prob))
+  return (tf.where(stuck, -huge, target_log_prob),
+          tf.where(stuck, huge, proposal_log_prob))
 
 
 def chains_shape(state, proposal):
@@ -167,13 +185,18 @@ class UncalibratedIndependenceMetropolis(tfp.mcmc.TransitionKernel):
           seed=seed)
 
   def bootstrap_results(self, init_state):
-    """Evaluates `ln pi` and `ln q` (one inverse pass) at the initial state."""
+    """Evaluates `ln pi` and `ln q` (one inverse pass) at the initial state.
+
+    A NaN there makes the state one to leave (see `current_log_probs`).
+    """
     with tf.name_scope(self.name or 'independence_metropolis'):
       init_state = check_state(init_state, self.proposal)
-      proposal_log_prob = self.proposal.log_prob(init_state)
+      target_log_prob, proposal_log_prob = current_log_probs(
+          self.target_log_prob_fn(init_state),
+          self.proposal.log_prob(init_state))
       return UncalibratedIndependenceMetropolisResults(
           log_acceptance_correction=tf.zeros_like(proposal_log_prob),
-          target_log_prob=self.target_log_prob_fn(init_state),
+          target_log_prob=target_log_prob,
           proposal_log_prob=proposal_log_prob,
           seed=tf.zeros([2], tf.int32))
 
