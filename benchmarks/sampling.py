@@ -56,8 +56,9 @@ def checkerboard_chains(target, num_chains, num_results, num_burnin, thin,
   """Checkerboard sweeps of spins, kept states as dual fields x | s."""
   init_seed, burnin_seed, chain_seed, field_seed = tfp.random.split_seed(
       seed, n=4)
-  spins = target.metropolis_sweeps(target.random_spins(num_chains, init_seed),
-                                   num_burnin, burnin_seed)
+  spins = target.random_spins(num_chains, init_seed)
+  if num_burnin:
+    spins = target.metropolis_sweeps(spins, num_burnin, burnin_seed)
   kept = tf.scan(lambda s, sweep_seed: target.metropolis_sweeps(
       s, thin, sweep_seed), tf.random.experimental.stateless_split(
           chain_seed, num_results), initializer=spins)

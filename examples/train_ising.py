@@ -79,7 +79,7 @@ _ESTIMATOR = flags.DEFINE_enum(
     ['reparameterization', 'path'],
     'Reparameterization, or the path ("sticking the landing") gradient.')
 _FORWARD_KL_WEIGHT = flags.DEFINE_float(
-    'forward_kl_weight', 0.,
+    'forward_kl_weight', 1.,
     'Weight w of the forward KL, -E_pi[ln q], added to the reverse KL '
     '(mode-covering training on a buffer of draws of pi); 0: reverse KL only.')
 _FORWARD_KL_SCHEDULE = flags.DEFINE_enum(

@@ -11,7 +11,7 @@ import tfp_nrg
 from tfp_nrg import runs
 
 TINY = dict(lattice_size=4, num_couplings=2, hidden_units=(8,), batch_size=16,
-            num_steps=3)
+            num_steps=3, forward_kl_weight=0.)
 
 
 def test_json_round_trip():
@@ -135,7 +135,7 @@ def test_train_then_load(tmp_path):
 
 
 def test_mode_covering_run_builds_its_buffer():
-  config = runs.RunConfig(**TINY, forward_kl_weight=0.5,
+  config = runs.RunConfig(**dict(TINY, forward_kl_weight=0.5),
                           forward_kl_schedule='cosine', buffer_size=64,
                           buffer_sweeps=5, forward_batch_size=8)
   target = config.build_target()
@@ -150,7 +150,7 @@ def test_mode_covering_run_builds_its_buffer():
   np.testing.assert_array_equal(again.draws, draws)  # Seeded by the run.
   assert config.build_trainer(config.build_model(), target,
                               jit_compile=False).target_buffer is not None
-  assert runs.RunConfig(**TINY).build_trainer(
+  assert runs.RunConfig(**TINY).build_trainer(  # forward_kl_weight=0.
       config.build_model(), target, jit_compile=False).target_buffer is None
 
 

@@ -86,7 +86,7 @@ class RunConfig:
   lr_schedule: str = 'cosine'
   clip_norm: Optional[float] = 100.
   gradient_estimator: str = 'reparameterization'
-  forward_kl_weight: float = 0.
+  forward_kl_weight: float = 1.
   forward_kl_schedule: str = 'constant'
   forward_batch_size: Optional[int] = None
   buffer_size: int = 4096
