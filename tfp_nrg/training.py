@@ -157,7 +157,8 @@ class Trainer:
       strategy: optional `tf.distribute.Strategy`; the model's variables
         must have been created in its `scope()`. Default: the current one.
       target_buffer: optional `TargetBuffer` of draws of `pi`: adds the
-        forward KL to the loss (one device only).
+        forward KL to the loss (replica `r` takes the `r`-th share of each
+        minibatch).
       forward_kl_weight: non-negative Python float, or a callable of the
         step (e.g. a `tf.keras.optimizers.schedules` schedule): the weight
         `w` of the forward KL.
@@ -202,9 +203,6 @@ class Trainer:
       if not hasattr(target_buffer, 'sample'):
         raise TypeError('`target_buffer` must be a TargetBuffer; got '
                         '{!r}.'.format(target_buffer))
-      if num_replicas > 1:
-        raise NotImplementedError('`target_buffer` (the forward KL) is not '
-                                  'supported under a multi-replica strategy.')
       if target_buffer.event_shape != model.event_shape:
         raise ValueError('`target_buffer` holds draws of shape {}, the model '
                          'events of shape {}.'.format(
@@ -218,6 +216,10 @@ class Trainer:
     self.forward_kl_weight = forward_kl_weight
     self.forward_batch_size = checks.check_positive_int(
         forward_batch_size or self.batch_size, 'forward_batch_size')
+    if target_buffer is not None and self.forward_batch_size % num_replicas:
+      raise ValueError('`forward_batch_size` ({}) must be a multiple of the '
+                       'number of replicas ({}).'.format(
+                           self.forward_batch_size, num_replicas))
     with self.strategy.scope():
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
       self.seed = tf.Variable(checks.stateless_seed(seed), trainable=False,
@@ -260,9 +262,13 @@ class Trainer:
       loss_share = tf.reduce_sum(per_draw) / self.batch_size
       forward_per_draw = tf.zeros([0], per_draw.dtype)
       if target_draws is not None:
-        forward_per_draw = forward_kl_per_draw(self.model, target_draws)
-        loss_share += tf.cast(weight, per_draw.dtype) * tf.reduce_mean(
-            forward_per_draw)
+        count = target_draws.shape[0]
+        share = count // self.strategy.num_replicas_in_sync
+        forward_per_draw = forward_kl_per_draw(
+            self.model, tf.gather(target_draws, tf.range(share) +
+                                  tf.cast(replica, tf.int32) * share))
+        loss_share += tf.cast(weight, per_draw.dtype) * tf.reduce_sum(
+            forward_per_draw) / count
     return LossAndGradients(per_draw, forward_per_draw,
                             tape.gradient(loss_share, self.variables))
 
@@ -274,8 +280,8 @@ class Trainer:
 
     Args:
       seed: the step's stateless seed (replica `r` uses `fold_in(seed, r)`).
-      target_draws: optional `Tensor` of draws of `pi` for the forward KL
-        (one device only).
+      target_draws: optional `Tensor` `[forward_batch_size, ...]` of draws of
+        `pi` for the forward KL; replica `r` takes the `r`-th share.
       forward_kl_weight: its weight `w`.
 
     Returns:
@@ -287,11 +293,16 @@ class Trainer:
       return self._replica_loss_and_gradients(seed, target_draws,
                                               forward_kl_weight)
     per_draw, forward_per_draw, gradients = self.strategy.run(
-        self._replica_loss_and_gradients, args=(seed, None, 0.))
+        self._replica_loss_and_gradients,
+        args=(seed, target_draws, forward_kl_weight))
     sum_ = tf.distribute.ReduceOp.SUM
+    if target_draws is None:  # Gathering empty tensors crashes TF 2.21.
+      forward_per_draw = self.strategy.experimental_local_results(
+          forward_per_draw)[0]
+    else:
+      forward_per_draw = self.strategy.gather(forward_per_draw, axis=0)
     return LossAndGradients(
-        self.strategy.gather(per_draw, axis=0),
-        self.strategy.experimental_local_results(forward_per_draw)[0],
+        self.strategy.gather(per_draw, axis=0), forward_per_draw,
         [self.strategy.reduce(sum_, g, axis=None) for g in gradients])
 
   def _step(self):
