@@ -26,10 +26,7 @@ evaluation is `tfp_nrg.evaluation.evaluate`.
 """
 
 import collections
-import contextlib
 import os
-import signal
-import threading
 import time
 
 from absl import logging
@@ -40,6 +37,7 @@ from tfp_nrg import checkpoints
 from tfp_nrg import hooks as hooks_lib
 from tfp_nrg import losses as losses_lib
 from tfp_nrg.internal import checks
+from tfp_nrg.internal import interrupts
 from tfp_nrg.losses import DOUBLY_REPARAMETERIZED
 from tfp_nrg.losses import forward_kl_per_draw
 from tfp_nrg.losses import free_energy_per_draw
@@ -406,7 +404,7 @@ class Trainer:
       hook.begin(self, num_steps)
     signals = []
     try:
-      with _stop_on_signals(signals):
+      with interrupts.deferred(signals):
         while step < num_steps and not signals:
           metrics = self.train_step()
           if not metrics.applied:
@@ -430,23 +428,3 @@ class Trainer:
         steps_per_second=len(losses) / seconds if losses else 0.,
         loss=np.array(losses), loss_stderr=np.array(stderrs),
         interrupted=bool(signals))
-
-
-@contextlib.contextmanager
-def _stop_on_signals(received):
-  """Appends SIGINT/SIGTERM to `received` instead of raising, in the block.
-
-  Signal handlers can only be set in the main thread; elsewhere this does
-  nothing.
-  """
-  if threading.current_thread() is not threading.main_thread():
-    yield
-    return
-  handled = (signal.SIGINT, signal.SIGTERM)
-  previous = {s: signal.signal(s, lambda number, _: received.append(number))
-              for s in handled}
-  try:
-    yield
-  finally:
-    for number, handler in previous.items():
-      signal.signal(number, handler)
