@@ -154,6 +154,19 @@ def test_xla_compiled_sample_and_log_prob():
   np.testing.assert_allclose(q.log_prob(x), log_q, rtol=2e-5, atol=2e-4)
 
 
+def test_traces_with_unknown_event_dimensions():
+  """Used to fail deep in the patch layers (`None // 2`)."""
+  q = tfp_nrg.neural_rg(8, **SMALL)
+  helpers.randomize_variables(q, scale=0.3)
+  x = q.sample(3, seed=(1, 2))
+  log_prob = tf.function(q.log_prob, input_signature=[
+      tf.TensorSpec([None, None, None], tf.float32)])
+  np.testing.assert_allclose(log_prob(x), q.log_prob(x), rtol=1e-5)
+  with pytest.raises(ValueError, match='known rank'):
+    tf.function(q.log_prob, input_signature=[
+        tf.TensorSpec(None, tf.float32)]).get_concrete_function()
+
+
 @pytest.mark.parametrize('kwargs,error,match', [
     (dict(architecture='peps'), ValueError, 'architecture'),
     (dict(lattice_size=6), ValueError, 'power of two'),

@@ -137,15 +137,19 @@ class PatchLayer(one_pass.OnePassBijector):
     return self._shifted
 
   def _check_event(self, field):
+    """`field` with its event dimensions static (traced with `None`s, too)."""
     expected = [self._lattice_size] * 2
-    if field.shape.rank is not None and (
-        field.shape.rank < 2 or
+    if field.shape.rank is None:
+      raise ValueError('`{}` needs fields of known rank [..., {}, {}]; got an '
+                       'unknown rank.'.format(self.name, *expected))
+    if (field.shape.rank < 2 or
         not field.shape[-2:].is_compatible_with(expected)):
       raise ValueError('`{}` acts on fields of shape [..., {}, {}]; got '
                        '{}.'.format(self.name, *expected, field.shape))
+    return tf.ensure_shape(field, field.shape[:-2].concatenate(expected))
 
   def _apply(self, field, block_fn):
-    self._check_event(field)
+    field = self._check_event(field)
     spacing = 2**self._scale
     active = sublattice(field, spacing)
     if self._shifted:
