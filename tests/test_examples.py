@@ -35,16 +35,23 @@ SAMPLER_KEYS = [
 def test_train_example_end_to_end(trained_example_run):
   assert 'relative error' in trained_example_run['process'].stdout
   metrics = json.loads(trained_example_run['metrics_out'].read_text())
+  # A 30-step flow is poor: an error the draws cannot determine is null, and
+  # named as such (the bridge sampling of this run does not converge).
   for key in REQUIRED_KEYS:
-    assert isinstance(metrics[key], (int, float)), key
+    assert isinstance(metrics[key], (int, float)) or (
+        metrics[key] is None and key in metrics['non_finite_figures']), key
+  for key in ('free_energy_bound', 'free_energy_bound_stderr',
+              'relative_error', 'log_z_dual_estimate', 'energy_per_site',
+              'kl_target_to_model', 'acceptance_rate'):
+    assert isinstance(metrics[key], float), key
   assert metrics['steps'] == 30
   assert metrics['config']['forward_kl_weight'] == 1.
   assert 'KL(pi||q)' in trained_example_run['process'].stdout
   # KL(pi||q) = E_pi[ln w] - ln Z: non-negative up to the bridge's error.
   assert metrics['kl_target_to_model'] == pytest.approx(
       metrics['log_z_dual_upper_bound'] - metrics['log_z_dual_estimate'])
-  assert metrics['kl_target_to_model'] > -3. * metrics[
-      'log_z_dual_estimate_stderr']
+  assert metrics['kl_target_to_model'] > -3. * (
+      metrics['log_z_dual_estimate_stderr'] or 0.)
   target = tfp_nrg.DualIsing(4, T_C)
   assert metrics['exact_free_energy'] == pytest.approx(
       -target.exact_log_normalizer())
