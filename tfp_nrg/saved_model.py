@@ -26,6 +26,8 @@ import os
 
 import tensorflow as tf
 
+from tfp_nrg.internal import checks
+
 __all__ = ['export']
 
 
@@ -78,16 +80,7 @@ def export(distribution, path, jit_compile=False):
     ValueError: if its event shape is not fully defined, its batch shape is
       not scalar, or `path` exists.
   """
-  if not all(hasattr(distribution, a) for a in (
-      'experimental_sample_and_log_prob', 'event_shape', 'variables')):
-    raise TypeError('`distribution` must be a tfd.Distribution; got '
-                    '{!r}.'.format(distribution))
-  if not distribution.event_shape.is_fully_defined():
-    raise ValueError('`distribution` must have a fully defined event shape; '
-                     'got {}.'.format(distribution.event_shape))
-  if distribution.batch_shape.rank != 0:
-    raise ValueError('`distribution` must have a scalar batch shape; got '
-                     '{}.'.format(distribution.batch_shape))
+  checks.check_distribution(distribution, 'distribution')
   if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
     raise ValueError('`path` must name the SavedModel directory to write; got '
                      '{!r}.'.format(path))

@@ -7,6 +7,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 __all__ = [
+    'check_distribution',
     'check_finite_number',
     'check_float_dtype',
     'check_lattice_size',
@@ -14,6 +15,23 @@ __all__ = [
     'num_scales',
     'stateless_seed',
 ]
+
+
+def check_distribution(distribution, name):
+  """Raises unless `distribution` is a `tfd.Distribution` of one full event.
+
+  Its event shape must be fully defined and its batch shape scalar (one
+  event per draw), as a flow, a proposal or an exported model's is.
+  """
+  if not isinstance(distribution, tfp.distributions.Distribution):
+    raise TypeError('`{}` must be a tfd.Distribution; got {!r}.'.format(
+        name, distribution))
+  if not distribution.event_shape.is_fully_defined():
+    raise ValueError('`{}` must have a fully defined event shape; got '
+                     '{}.'.format(name, distribution.event_shape))
+  if distribution.batch_shape.rank != 0:
+    raise ValueError('`{}` must have a scalar batch shape (one event per '
+                     'draw); got {}.'.format(name, distribution.batch_shape))
 
 
 def check_float_dtype(dtype, name='dtype'):

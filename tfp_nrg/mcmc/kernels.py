@@ -34,6 +34,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_nrg.internal import checks
+
 __all__ = [
     'IndependenceMetropolis',
     'UncalibratedIndependenceMetropolis',
@@ -48,15 +50,7 @@ def check_proposal(proposal, target_log_prob_fn):
   if not callable(target_log_prob_fn):
     raise TypeError('`target_log_prob_fn` must be callable; got {!r}.'.format(
         target_log_prob_fn))
-  if not isinstance(proposal, tfp.distributions.Distribution):
-    raise TypeError('`proposal` must be a tfd.Distribution; got {!r}.'.format(
-        proposal))
-  if not proposal.event_shape.is_fully_defined():
-    raise ValueError('`proposal` must have a fully defined event shape; got '
-                     '{}.'.format(proposal.event_shape))
-  if proposal.batch_shape.rank != 0:
-    raise ValueError('`proposal` must have scalar batch shape (its event is '
-                     'one chain\'s state); got {}.'.format(proposal.batch_shape))
+  checks.check_distribution(proposal, 'proposal')
 
 
 def check_state(state, proposal):
