@@ -1,7 +1,6 @@
 """Training under tf.distribute: mirrored replicas, checkpoints, workers."""
 
 import json
-import os
 import socket
 
 import numpy as np

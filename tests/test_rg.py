@@ -9,7 +9,6 @@ import tensorflow as tf
 
 import helpers
 import tfp_nrg
-from tfp_nrg import bijectors
 from tfp_nrg import rg
 
 T_C = tfp_nrg.exact.CRITICAL_TEMPERATURE

@@ -30,7 +30,6 @@ states, is_accepted = tfp.mcmc.sample_chain(
 
 import collections
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
