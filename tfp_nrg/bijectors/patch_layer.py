@@ -146,7 +146,10 @@ class PatchLayer(one_pass.OnePassBijector):
         not field.shape[-2:].is_compatible_with(expected)):
       raise ValueError('`{}` acts on fields of shape [..., {}, {}]; got '
                        '{}.'.format(self.name, *expected, field.shape))
-    return tf.ensure_shape(field, field.shape[:-2].concatenate(expected))
+    if not field.shape[-2:].is_fully_defined():
+      # Not tf.ensure_shape: it has no forward-mode (JVP) rule in TF 2.21.
+      field = tf.reshape(field, tf.concat([tf.shape(field)[:-2], expected], 0))
+    return field
 
   def _apply(self, field, block_fn):
     field = self._check_event(field)
