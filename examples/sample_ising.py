@@ -151,6 +151,8 @@ def main(argv):
   # TF's INFO lines, and TFP's autocorrelation FFT warning on casting its
   # complex output to real (it means to).
   logging.set_verbosity(logging.ERROR)
+  if _METRICS_OUT.value:
+    tfp_nrg.checkpoints.check_new_file(_METRICS_OUT.value, '--metrics_out')
   run = tfp_nrg.runs.load(_MODEL_DIR.value, temperature=_TEMPERATURE.value)
   model, target = run.model, run.target
   if target.temperature != run.config.temperature and not _ALLOW_OTHER_T.value:
@@ -175,7 +177,7 @@ def main(argv):
         seeds[2])
 
   if _METRICS_OUT.value:
-    with open(_METRICS_OUT.value, 'w') as f:
+    with open(_METRICS_OUT.value, 'x') as f:
       json.dump(metrics, f, indent=2, sort_keys=True)
     print('Metrics written to {}'.format(_METRICS_OUT.value))
 

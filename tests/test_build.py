@@ -19,7 +19,10 @@ PACKAGES = {
     'tensorflow': 'tensorflow',
     'tensorflow_probability': 'tensorflow-probability',
 }
-LOCAL = {'tfp_nrg', 'helpers', 'conftest'}
+# Libraries of the examples (files without `app.run`), e.g. training_flags.
+EXAMPLE_LIBRARIES = {path.stem for path in (ROOT / 'examples').glob('*.py')
+                     if 'app.run(' not in path.read_text()}
+LOCAL = {'tfp_nrg', 'helpers', 'conftest'} | EXAMPLE_LIBRARIES
 # Needed at run time without being imported: tf.summary's implementation,
 # and the Keras TFP 0.25's distributions use.
 RUNTIME_ONLY = {'tensorboard', 'tf-keras'}
@@ -132,6 +135,10 @@ def test_examples_and_benchmarks_are_listed_with_their_imports():
           str(path.relative_to(ROOT))]
       missing = third_party_imports([path]) - available(calls, rule)
       assert not missing, '{} imports {} without a dep'.format(path, missing)
+      for library in EXAMPLE_LIBRARIES:
+        if 'import {}\n'.format(library) in path.read_text():
+          assert library in deps_of(rule)[0], (
+              '{} imports {} without a dep'.format(path, library))
 
 
 if __name__ == '__main__':

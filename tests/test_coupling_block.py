@@ -8,10 +8,12 @@ import helpers
 from tfp_nrg import bijectors
 
 
+@pytest.mark.parametrize('z2_equivariant', [False, True])
 @pytest.mark.parametrize('dtype,tol', [(tf.float32, 1e-5), (tf.float64, 1e-12)])
-def test_bijective_with_random_weights(dtype, tol, in_regime):
+def test_bijective_with_random_weights(dtype, tol, z2_equivariant, in_regime):
   block = bijectors.PatchCouplingBlock(num_couplings=5, hidden_units=(8, 8),
-                                       dtype=dtype, seed=3)
+                                       dtype=dtype, seed=3,
+                                       z2_equivariant=z2_equivariant)
   helpers.randomize_variables(block, scale=0.5)
   z = tf.constant(np.random.default_rng(0).standard_normal([7, 3, 4]), dtype)
   x = in_regime(block.forward, z)
@@ -20,9 +22,11 @@ def test_bijective_with_random_weights(dtype, tol, in_regime):
                              rtol=tol)
 
 
-def test_log_dets_in_every_regime_match_autodiff(in_regime):
+@pytest.mark.parametrize('z2_equivariant', [False, True])
+def test_log_dets_in_every_regime_match_autodiff(z2_equivariant, in_regime):
   block = bijectors.PatchCouplingBlock(num_couplings=4, hidden_units=(6,),
-                                       dtype=tf.float64)
+                                       dtype=tf.float64,
+                                       z2_equivariant=z2_equivariant)
   helpers.randomize_variables(block, scale=0.8, seed=2)
   z = tf.constant(np.random.default_rng(2).standard_normal([6, 4]))
   expected, _ = dense_log_det(block.forward, z)
@@ -31,6 +35,25 @@ def test_log_dets_in_every_regime_match_autodiff(in_regime):
   x = block.forward(z)
   ildj = in_regime(lambda v: block.inverse_log_det_jacobian(v, 1), x)
   np.testing.assert_allclose(ildj, -expected, rtol=1e-10, atol=1e-10)
+
+
+def test_z2_equivariant_block_is_odd_with_an_even_log_det(in_regime):
+  block = bijectors.PatchCouplingBlock(num_couplings=4, hidden_units=(6, 5),
+                                       dtype=tf.float64, z2_equivariant=True)
+  helpers.randomize_variables(block, scale=0.8, seed=4)
+  z = tf.constant(np.random.default_rng(4).standard_normal([9, 4]))
+  forward = lambda v: (block.forward(v),
+                       block.forward_log_det_jacobian(v, event_ndims=1))
+  x, fldj = in_regime(forward, z)
+  x_minus, fldj_minus = in_regime(forward, -z)
+  assert np.max(np.abs(x - z)) > 0.1 and np.std(fldj) > 0.01
+  np.testing.assert_allclose(x_minus, -x, atol=1e-12)
+  np.testing.assert_allclose(fldj_minus, fldj, atol=1e-12)
+  # The plain block with the same random weights is not odd.
+  plain = bijectors.PatchCouplingBlock(num_couplings=4, hidden_units=(6, 5),
+                                       dtype=tf.float64)
+  helpers.randomize_variables(plain, scale=0.8, seed=4)
+  assert np.max(np.abs(plain.forward(-z) + plain.forward(z))) > 0.1
 
 
 def dense_log_det(fn, z):
@@ -120,6 +143,7 @@ def test_log_scale_stays_bounded():
     (dict(dtype=tf.int32), TypeError, 'dtype'),
     (dict(conditioner_dtype=tf.int8), TypeError, 'conditioner_dtype'),
     (dict(conditioner_dtype='half-ish'), TypeError, 'conditioner_dtype'),
+    (dict(z2_equivariant='yes'), TypeError, 'z2_equivariant'),
 ])
 def test_rejects_bad_arguments(kwargs, error, match):
   with pytest.raises(error, match=match):

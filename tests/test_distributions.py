@@ -129,6 +129,63 @@ def test_gradients_reach_every_variable():
   assert all(g is not None and np.any(g.numpy() != 0.) for g in gradients)
 
 
+@pytest.mark.parametrize('bad', [np.nan, np.inf])
+def test_non_finite_fields_agree_with_the_target(bad):
+  # With validate_args both the flow (also symmetrized) and DualIsing refuse
+  # a non-finite x with the same error; without, both return a value.
+  x = np.zeros([2, 8, 8], np.float32)
+  x[1, 3, 4] = bad
+  for validate_args in (False, True):
+    flow = lambda: tfp_nrg.neural_rg(8, validate_args=validate_args, **SMALL)
+    densities = [flow(),
+                 tfp_nrg.Symmetrized(flow(), validate_args=validate_args),
+                 tfp_nrg.DualIsing(8, 2.3, validate_args=validate_args)]
+    for density in densities:
+      if validate_args:
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match='`x` must be finite'):
+          density.log_prob(tf.constant(x))
+      else:
+        assert density.log_prob(tf.constant(x)).shape == [2]
+
+
+@pytest.mark.parametrize('architecture', tfp_nrg.distributions.ARCHITECTURES)
+def test_z2_equivariant_flow_is_odd_and_its_model_invariant(architecture,
+                                                            in_regime):
+  q = tfp_nrg.neural_rg(8, architecture=architecture, dtype=tf.float64,
+                        z2_equivariant=True, **SMALL)
+  helpers.randomize_variables(q, scale=0.5, seed=3)
+  flow = tfp_nrg.distributions.flow_of(q)
+  assert flow.z2_equivariant
+  z = tf.constant(np.random.default_rng(3).standard_normal([4, 8, 8]))
+  x = in_regime(flow.forward, z)
+  assert np.max(np.abs(x - z)) > 0.1
+  np.testing.assert_allclose(in_regime(flow.forward, -z), -x, atol=1e-10)
+  np.testing.assert_allclose(in_regime(flow.inverse, tf.identity(x)), z,
+                             atol=1e-10)
+  log_q = in_regime(q.log_prob, tf.identity(x))
+  np.testing.assert_allclose(in_regime(q.log_prob, -x), log_q, rtol=1e-10,
+                             atol=1e-10)
+  _, log_q_sampled = in_regime(
+      lambda: q.experimental_sample_and_log_prob(3, seed=(4, 5)))
+  assert log_q_sampled.shape == [3]
+  # The Jacobian of the whole flow, densely by autodiff, on one draw.
+  z0 = z[:1]
+  with tf.GradientTape() as tape:
+    tape.watch(z0)
+    x0 = flow.forward(z0)
+  jacobian = tf.reshape(tape.jacobian(x0, z0), [64, 64])
+  np.testing.assert_allclose(
+      flow.forward_log_det_jacobian(z0, event_ndims=2)[0],
+      tf.linalg.slogdet(jacobian)[1], rtol=1e-9)
+  # A plain flow with random weights is not Z2-invariant.
+  plain = tfp_nrg.neural_rg(8, architecture=architecture, dtype=tf.float64,
+                            **SMALL)
+  helpers.randomize_variables(plain, scale=0.5, seed=3)
+  assert not tfp_nrg.distributions.flow_of(plain).z2_equivariant
+  assert np.max(np.abs(plain.log_prob(-x) - plain.log_prob(x))) > 1e-3
+
+
 def test_checkpoint_round_trip(tmp_path):
   q = tfp_nrg.neural_rg(8, seed=1, **SMALL)
   helpers.randomize_variables(q, scale=0.4, seed=1)
@@ -178,6 +235,13 @@ def test_traces_with_unknown_event_dimensions():
      'share_across_scales'),
     (dict(architecture='tree', num_layers=2), ValueError, 'num_layers'),
     (dict(num_layers=2), ValueError, 'num_layers'),
+    (dict(z2_equivariant=1), TypeError, 'z2_equivariant'),
+    (dict(z2_equivariant=True, base_distribution=tfd.Sample(
+        tfd.Normal(0.5, 1.), [8, 8])), ValueError, 'symmetric'),
+    (dict(base_distribution=tfd.Sample(tfd.Normal(0., 1.), [4, 4])),
+     ValueError, 'base_distribution'),
+    (dict(base_distribution=tfd.Normal(0., 1.)), ValueError,
+     'base_distribution'),
 ])
 def test_neural_rg_rejects_bad_arguments(kwargs, error, match):
   arguments = dict(lattice_size=8)

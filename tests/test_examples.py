@@ -117,16 +117,22 @@ def test_train_example_reruns_never_overwrite_metrics(trained_example_run):
 @pytest.mark.slow
 def test_train_example_reports_a_poor_flow_at_l16(tmp_path):
   """Two training steps at L = 16: the flow's and the target's weights do
-  not overlap. The run reports infinite errors instead of crashing."""
+  not overlap. The run reports infinite errors instead of crashing, and its
+  default evaluation and buffer are in proportion to the 2 x 16 draws of
+  training, with progress lines."""
   model_dir = tmp_path / 'run'
   done = helpers.run_example(
       'train_ising', '--lattice_size=16', '--num_steps=2', '--batch_size=16',
-      '--num_couplings=2', '--hidden_units=8', '--eval_samples=256',
-      '--target_samples=32', '--target_sweeps=20',
+      '--num_couplings=2', '--hidden_units=8', '--target_sweeps=20',
       '--model_dir={}'.format(model_dir))
   assert done.returncode == 0, done.stderr[-3000:]
   assert 'WARNING' in done.stdout and 'written as null' in done.stdout
+  for line in ('buffer draws: 32/32', 'target draws: 128/128',
+               'model draws: 1024/1024'):
+    assert line in done.stdout, done.stdout
   metrics = json.loads((model_dir / 'metrics.json').read_text())
+  assert (metrics['eval_samples'], metrics['target_samples'],
+          metrics['config']['buffer_size']) == (1024, 128, 32)
   assert metrics['log_z_dual_estimate_stderr'] is None
   assert 'log_z_dual_estimate_stderr' in metrics['non_finite_figures']
   assert metrics['energy_per_site_stderr'] is None or (
@@ -160,8 +166,13 @@ def test_sample_example_end_to_end(trained_example_run, tmp_path):
     result = json.loads(out.read_text())
     assert result['kernel'] == kernel
     assert (result['acceptance_rate'] == 1.) == (kernel == 'local')
-  done = helpers.run_example('sample_ising', *flags, '--temperature=3.0')
+  done = helpers.run_example('sample_ising', *flags[:-1], '--temperature=3.0')
   assert done.returncode != 0 and 'allow_other_temperature' in done.stderr
+  # A metrics file that exists is refused before any work, and kept.
+  written = sample_out.read_text()
+  done = helpers.run_example('sample_ising', *flags)
+  assert done.returncode != 0 and 'refusing to overwrite' in done.stderr
+  assert sample_out.read_text() == written
   done = helpers.run_example(
       'sample_ising', '--model_dir={}'.format(tmp_path / 'nothing'))
   assert done.returncode != 0 and 'holds no trained model' in done.stderr

@@ -33,11 +33,13 @@ def test_ising_report_in_ising_language():
   results = tfp_nrg.evaluation.EvaluationResults(
       free_energy_bound=estimate(-148.0, 0.01), log_z=estimate(148.6, 0.02),
       log_z_importance=estimate(148.5, 3.), log_z_importance_delta_stderr=0.1,
-      ess_fraction=0.2, acceptance_rate=0.5, chi_square_divergence=7.,
+      ess_fraction=estimate(0.2, 0.01), acceptance_rate=estimate(0.5, 0.02),
+      chi_square_divergence=7.,
       log_z_upper_bound=150., observables={
           'energy_per_site': tfp_nrg.evaluation.ObservableEstimate(
               -1.5, 0.01, unweighted=-1.6,
-              target_draws=estimate(-1.49, 0.005))})
+              target_draws=estimate(-1.49, 0.005))},
+      num_non_finite_log_weights=0)
   report = tfp_nrg.observables.ising_report(target, results)
   log_z_dual = target.exact_log_normalizer()
   assert report.exact_free_energy == -log_z_dual

@@ -63,6 +63,7 @@ def test_jacobian_is_local_to_patches(scale, shifted):
   # Within a patch the block couples all four sites; outside it is the
   # identity; nothing else.
   np.testing.assert_array_equal(nonzero, same_patch | identity)
+  assert layer.num_patches == len(set(ids[ids >= 0]))
 
 
 @pytest.mark.parametrize('kwargs,error,match', [

@@ -54,6 +54,14 @@ def test_constant_schedule_is_not_tied_to_num_steps():
     (dict(target='phi4'), ValueError, 'target'),
     (dict(seed=1.5), TypeError, 'seed'),
     (dict(version=1), ValueError, 'version'),
+    (dict(z2='odd'), ValueError, 'z2'),
+    (dict(m2=1.), ValueError, 'm2'),
+    (dict(target='phi4', m2=1.), ValueError, 'lam'),
+    (dict(target='phi4', m2=1., lam=0.5, temperature=2.), ValueError,
+     'temperature'),
+    (dict(target='phi4', m2=1., lam=-0.5), ValueError, 'lam'),
+    (dict(target='phi4', m2=1., lam=0.5, forward_kl_weight=1.), ValueError,
+     'forward_kl_weight'),
     (dict(forward_kl_weight=-1.), ValueError, 'forward_kl_weight'),
     (dict(forward_kl_schedule='step'), ValueError, 'forward_kl_schedule'),
     (dict(lr_schedule='constant', forward_kl_schedule='cosine'), ValueError,
@@ -92,6 +100,13 @@ def test_reads_records_written_before_versions():
   config = runs.RunConfig.from_json(tebd)
   assert (config.num_layers, config.repeat, config.depth) == (3, None, None)
   assert config.num_steps is None
+  version_2 = dict(runs.RunConfig(lattice_size=4).to_json(), version=2)
+  del version_2['z2']
+  for symmetrize, z2 in ((True, 'mixture'), (False, 'none')):
+    assert runs.RunConfig.from_json(dict(
+        version_2, symmetrize=symmetrize)) == runs.RunConfig(lattice_size=4,
+                                                             z2=z2)
+  assert runs.RunConfig.from_json(dict(legacy, symmetrize=False)).z2 == 'none'
 
 
 def test_build_model_is_neural_rg_of_the_fields():
@@ -104,10 +119,14 @@ def test_build_model_is_neural_rg_of_the_fields():
     np.testing.assert_array_equal(a, b)
   assert (config.repeat, config.share_across_scales) == (1, False)
   assert runs.RunConfig().repeat == 2
-  plain = runs.RunConfig(**TINY, symmetrize=False, architecture='tebd',
+  plain = runs.RunConfig(**TINY, z2='none', architecture='tebd',
                          num_layers=3)
   flow = tfp_nrg.distributions.flow_of(plain.build_model())
   assert isinstance(flow, tfp_nrg.bijectors.TEBD) and len(flow.layers) == 3
+  assert not flow.z2_equivariant
+  equivariant = runs.RunConfig(**TINY, z2='equivariant').build_model()
+  assert not isinstance(equivariant, tfp_nrg.Symmetrized)
+  assert tfp_nrg.distributions.flow_of(equivariant).z2_equivariant
   target = config.build_target()
   assert (target.lattice_size, target.dtype) == (4, tf.float64)
   assert config.build_target(temperature=3.).temperature == 3.
@@ -152,6 +171,50 @@ def test_mode_covering_run_builds_its_buffer():
                               jit_compile=False).target_buffer is not None
   assert runs.RunConfig(**TINY).build_trainer(  # forward_kl_weight=0.
       config.build_model(), target, jit_compile=False).target_buffer is None
+
+
+def test_phi4_runs(tmp_path):
+  config = runs.RunConfig(**dict(TINY, lattice_size=4), target='phi4',
+                          m2=-4., lam=8., z2='equivariant', seed=1)
+  assert (config.forward_kl_weight, config.temperature) == (0., None)
+  assert runs.RunConfig.from_json(config.to_json()) == config
+  target, model = config.build_target(), config.build_model()
+  assert isinstance(target, tfp_nrg.Phi4) and (target.m2, target.lam) == (
+      -4., 8.)
+  trainer = config.build_trainer(model, target, jit_compile=False)
+  assert trainer.exact_log_normalizer is None
+  trainer.fit(3, model_dir=str(tmp_path), config=config.to_json(),
+              log_every=0)
+  run = runs.load(str(tmp_path))
+  assert run.step == 3 and isinstance(run.target, tfp_nrg.Phi4)
+  x = tf.random.stateless_normal([2, 4, 4], seed=(1, 2))
+  np.testing.assert_allclose(run.model.log_prob(x), model.log_prob(x),
+                             rtol=1e-6)
+  with pytest.raises(ValueError, match='temperature'):
+    runs.load(str(tmp_path), temperature=2.)
+  free = dict(config.to_json(), lam=0., m2=0.5)
+  assert runs.RunConfig.from_json(free).build_target().exact_log_normalizer()
+
+
+def test_sample_target_in_batches_with_progress():
+  target = tfp_nrg.DualIsing(4, 2.5)
+  calls, lines = [], []
+  progress = tfp_nrg.hooks.ProgressLine('draws', min_seconds=0.,
+                                        log_fn=lines.append)
+  def record(done, total):
+    calls.append((done, total))
+    progress(done, total)
+  draws = runs.sample_target(target, 7, 5, seed=(1, 2), jit_compile=False,
+                             chains_per_call=3, progress=record)
+  assert draws.shape == [7, 4, 4]
+  assert calls == [(3, 7), (6, 7), (7, 7)]
+  assert lines[-1].startswith('  draws: 7/7') and 'left' in lines[0]
+  # Batch i is sample_by_metropolis with the seed fold_in(seed, i).
+  np.testing.assert_array_equal(
+      draws[3:6], target.sample_by_metropolis(
+          3, 5, tf.random.experimental.stateless_fold_in([1, 2], 1)))
+  with pytest.raises(ValueError, match='num_samples'):
+    runs.sample_target(target, 0, 5, seed=(1, 2))
 
 
 def test_load_refuses_what_is_not_a_run(tmp_path):

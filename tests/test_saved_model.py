@@ -31,12 +31,15 @@ LOADER = textwrap.dedent('''
 ''')
 
 
-@pytest.mark.parametrize('dtype', [tf.float32, tf.float64])
+@pytest.mark.parametrize('dtype,z2', [(tf.float32, 'mixture'),
+                                      (tf.float64, 'mixture'),
+                                      (tf.float32, 'equivariant')])
 def test_export_runs_without_tfp_nrg_and_gives_identical_outputs(tmp_path,
-                                                                   dtype):
-  model = tfp_nrg.Symmetrized(tfp_nrg.neural_rg(4, num_couplings=2,
-                                                hidden_units=(8,),
-                                                dtype=dtype))
+                                                                   dtype, z2):
+  model = tfp_nrg.neural_rg(4, num_couplings=2, hidden_units=(8,),
+                            dtype=dtype, z2_equivariant=z2 == 'equivariant')
+  if z2 == 'mixture':
+    model = tfp_nrg.Symmetrized(model)
   helpers.randomize_variables(model, scale=0.4)
   path = tfp_nrg.export(model, str(tmp_path / 'model'))
   x = np.random.default_rng(0).standard_normal([3, 4, 4]).astype(

@@ -2,7 +2,7 @@
 
 NeuralRG (Li & Wang, PRL 121, 260601 (2018)) is a hierarchical normalizing flow
 whose inverse is a learned renormalization group transformation. This package
-provides its bijectors, the dual Ising target, variational training and
+provides its bijectors, the dual Ising and lattice phi^4 targets, variational training and
 independence Metropolis sampling, all as TFP citizens.
 """
 
@@ -27,9 +27,11 @@ from tfp_nrg.distributions import Symmetrized
 from tfp_nrg.saved_model import export
 from tfp_nrg.target_buffer import TargetBuffer
 from tfp_nrg.targets import DualIsing
+from tfp_nrg.targets import Phi4
 
 __all__ = [
     'DualIsing',
+    'Phi4',
     'Symmetrized',
     'TargetBuffer',
     'bijectors',

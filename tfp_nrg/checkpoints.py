@@ -5,7 +5,9 @@ directory by recording the run's JSON configuration in `tfp_nrg_run.json`,
 and afterwards only lets the same configuration resume there: a directory
 holding another run's configuration, or anything that tfp_nrg did not write
 (no run configuration), is refused with `ForeignCheckpointError` naming what
-it found, so nothing a user saved is overwritten.
+it found, so nothing a user saved is overwritten. Reports written beside a run go
+through `unused_path` (a rerun writes `metrics.1.json` beside `metrics.json`)
+or, at a path the user chose, `check_new_file` (refused if it exists).
 
 Example:
 
@@ -18,6 +20,7 @@ tfp_nrg.checkpoints.restore_latest(model, '/tmp/run')   # -> 0
 ```
 """
 
+import itertools
 import json
 import os
 
@@ -27,10 +30,12 @@ __all__ = [
     'ForeignCheckpointError',
     'RUN_CONFIG_FILE',
     'check_model_dir',
+    'check_new_file',
     'open_model_dir',
     'read_run_config',
     'restore',
     'restore_latest',
+    'unused_path',
 ]
 
 RUN_CONFIG_FILE = 'tfp_nrg_run.json'
@@ -173,3 +178,38 @@ def restore(checkpoint, path):
   except Exception as e:  # pylint: disable=broad-exception-caught
     raise ValueError('Could not restore checkpoint {!r}: it is corrupt or '
                      'does not match this model ({}).'.format(path, e)) from e
+
+
+def unused_path(path):
+  """`path`, or `stem.1.ext`, `stem.2.ext`, ...: the first that does not exist.
+  """
+  stem, extension = os.path.splitext(path)
+  candidates = itertools.chain([path], ('{}.{}{}'.format(stem, i, extension)
+                                        for i in itertools.count(1)))
+  return next(p for p in candidates if not os.path.exists(p))
+
+
+def check_new_file(path, name):
+  """Raises unless `path` does not exist and its directory is writable.
+
+  Call it before any costly work on a path the user gave for a new file;
+  then write with mode `'x'`.
+
+  Args:
+    path: the file's path.
+    name: what to call it in the error (e.g. `'--metrics_out'`).
+
+  Returns:
+    `path`.
+
+  Raises:
+    ValueError: naming `name`, if `path` exists or cannot be written.
+  """
+  if os.path.exists(path):
+    raise ValueError('{} {!r} exists; refusing to overwrite it.'.format(
+        name, path))
+  directory = os.path.dirname(os.path.abspath(path))
+  if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
+    raise ValueError('{} {!r}: {!r} is not a writable directory.'.format(
+        name, path, directory))
+  return path

@@ -37,6 +37,7 @@ __all__ = [
     'ObservableEstimate',
     'evaluate',
     'flatten',
+    'json_safe',
     'non_finite',
 ]
 
@@ -62,13 +63,20 @@ class EvaluationResults(collections.namedtuple('EvaluationResults', [
                                       # or importance sampling.
     'log_z_importance',               # Estimate, ln mean w; honest error.
     'log_z_importance_delta_stderr',  # The delta-method part of that error.
-    'ess_fraction',
-    'acceptance_rate',                # Independence Metropolis through q.
+    'ess_fraction',                   # Estimate, Kish's ESS / n.
+    'acceptance_rate',                # Estimate, independence Metropolis
+                                      # through q's draws.
     'chi_square_divergence',          # chi^2(pi || q), or None.
     'log_z_upper_bound',              # E_pi[ln w] >= ln Z, or None.
     'observables',                    # dict: name -> ObservableEstimate.
+    'num_non_finite_log_weights',     # Draws where ln q or ln pi was NaN
+                                      # or infinite (a diverged model).
 ])):
-  """What `evaluate` returns; `None` where target draws were not given."""
+  """What `evaluate` returns; `None` where target draws were not given.
+
+  With `num_non_finite_log_weights > 0` nothing can be estimated: every
+  figure is NaN and every error infinite.
+  """
   __slots__ = ()
 
 
@@ -113,6 +121,29 @@ def non_finite(results):
                 if isinstance(value, float) and not math.isfinite(value))
 
 
+def json_safe(figures):
+  """A flat `dict` with NaN and infinities as `None` (JSON `null`)."""
+  return {k: None if isinstance(v, float) and not math.isfinite(v) else v
+          for k, v in figures.items()}
+
+
+def _block_jackknife(statistic, values, num_blocks=16):
+  """`Estimate` of `statistic(values)`, its error jackknifed over blocks.
+
+  `values` (1-D) are cut into `num_blocks` contiguous blocks, each left out
+  in turn; for a mean this is the batch-means error, right for a sequence
+  (such as a Metropolis walk's acceptances) whose correlations are shorter
+  than a block.
+  """
+  num_blocks = min(num_blocks, len(values))
+  leave_one_out = np.array([
+      statistic(np.delete(values, block))
+      for block in np.array_split(np.arange(len(values)), num_blocks)])
+  stderr = math.sqrt((num_blocks - 1.) / num_blocks * np.sum(
+      (leave_one_out - leave_one_out.mean())**2))
+  return Estimate(float(statistic(values)), stderr)
+
+
 def _check_target_samples(target_samples, model):
   target_samples = tf.convert_to_tensor(target_samples, dtype=model.dtype,
                                         name='target_samples')
@@ -124,12 +155,20 @@ def _check_target_samples(target_samples, model):
   return target_samples
 
 
-def _finite_float64(values, where):
-  values = tf.cast(values, tf.float64)
-  if not np.all(np.isfinite(values.numpy())):
-    raise FloatingPointError('Non-finite log-weights {}: the model or the '
-                             'target returned NaN or Inf.'.format(where))
-  return values
+def _undefined_results(observables, num_non_finite, with_target_samples):
+  """`EvaluationResults` of a model whose log-weights are not all finite."""
+  undefined = Estimate(math.nan, math.inf)
+  extra = math.nan if with_target_samples else None
+  return EvaluationResults(
+      free_energy_bound=undefined, log_z=undefined,
+      log_z_importance=undefined, log_z_importance_delta_stderr=math.inf,
+      ess_fraction=undefined, acceptance_rate=undefined,
+      chi_square_divergence=extra, log_z_upper_bound=extra,
+      observables={name: ObservableEstimate(
+          math.nan, math.inf, math.nan,
+          undefined if with_target_samples else None)
+                   for name in observables},
+      num_non_finite_log_weights=num_non_finite)
 
 
 def evaluate(model,
@@ -139,7 +178,8 @@ def evaluate(model,
              batch_size=1024,
              observables=None,
              jit_compile=True,
-             target_samples=None):
+             target_samples=None,
+             progress=None):
   """Estimates on a fresh batch: free-energy bound, ln Z, ESS, acceptance.
 
   From draws of `q` alone, `ln Z` is importance-sampled, with the delta
@@ -169,16 +209,22 @@ def evaluate(model,
     jit_compile: Python `bool`.
     target_samples: optional `Tensor` `[m] + event_shape` of independent
       draws of `pi`, `m >= 2`.
+    progress: optional callable `(done, total)`, called after each batch of
+      the model's draws (e.g. `hooks.ProgressLine`).
 
   Returns:
     `EvaluationResults`: `free_energy_bound` (mean of `ln q - ln pi`);
     `log_z` (bridge sampling with `target_samples`, else importance
     sampling); `log_z_importance` (`ln mean w`, its error the honest one)
-    and its delta-method error; `ess_fraction`; `acceptance_rate`
-    (independence Metropolis through the draws); an `ObservableEstimate` per
+    and its delta-method error; `ess_fraction` and `acceptance_rate`
+    (independence Metropolis through the draws), with errors jackknifed over
+    16 blocks of the draws; an `ObservableEstimate` per
     observable. With `target_samples` also `chi_square_divergence`,
     `log_z_upper_bound` (`E_pi[ln w] >= ln Z`) and, per observable, the
-    plain average over the target draws.
+    plain average over the target draws. A diverged model, whose `ln q` (or
+    the target's `ln pi`) is not finite at some draw, is reported, not
+    raised: `num_non_finite_log_weights` counts those draws, and then every
+    figure is NaN with an infinite error.
   """
   num_samples = checks.check_positive_int(num_samples, 'num_samples', 2)
   batch_size = min(checks.check_positive_int(batch_size, 'batch_size'),
@@ -199,25 +245,44 @@ def evaluate(model,
                    jit_compile=jit_compile, autograph=False)
 
   def gather(results, size):
-    log_w = _finite_float64(
-        tf.concat([r[0] for r in results], axis=0)[:size],
-        'in evaluation' if size == num_samples else 'at the target samples')
+    log_w = tf.cast(tf.concat([r[0] for r in results], axis=0)[:size],
+                    tf.float64)
     return log_w, {name: tf.cast(tf.concat([r[1][name] for r in results],
                                            axis=0)[:size], tf.float64)
                    for name in observables}
 
+  def count_non_finite(log_w):
+    return int(np.sum(~np.isfinite(log_w.numpy())))
+
+  def draw_with_progress(i, batch_seed):
+    result = draw(batch_seed)
+    if progress is not None:
+      progress(min((i + 1) * batch_size, num_samples), num_samples)
+    return result
+
   seed = checks.stateless_seed(seed)
   num_batches = -(-num_samples // batch_size)
   seeds = tfp.random.split_seed(seed, n=num_batches + 1)
-  log_w, values = gather([draw(seeds[i]) for i in range(num_batches)],
-                         num_samples)
+  log_w, values = gather([draw_with_progress(i, seeds[i])
+                          for i in range(num_batches)], num_samples)
+  num_non_finite = count_non_finite(log_w)
+  if target_samples is not None:
+    size = target_samples.shape[0]
+    log_w_target, target_values = gather(
+        [at(target_samples[i:i + batch_size])
+         for i in range(0, size, batch_size)], size)
+    num_non_finite += count_non_finite(log_w_target)
+  if num_non_finite:
+    return _undefined_results(observables, num_non_finite,
+                              target_samples is not None)
   log_z, delta_stderr = [float(v) for v in mcmc.log_mean_exp(log_w)]
   free_energy_bound = Estimate(
       float(-tf.reduce_mean(log_w)),
       float(tf.math.reduce_std(log_w) / math.sqrt(num_samples)))
-  ess_fraction = float(mcmc.importance_ess_fraction(log_w))
-  acceptance_rate = float(mcmc.independence_chain_acceptance(log_w,
-                                                             seeds[-1]))
+  ess_fraction = _block_jackknife(
+      lambda lw: float(mcmc.importance_ess_fraction(lw)), log_w.numpy())
+  acceptance_rate = _block_jackknife(
+      np.mean, mcmc.independence_chain_accepted(log_w, seeds[-1]).numpy())
   estimates = {}
   for name in observables:
     estimates[name] = ObservableEstimate(
@@ -232,12 +297,8 @@ def evaluate(model,
         log_z_importance_delta_stderr=delta_stderr,
         ess_fraction=ess_fraction, acceptance_rate=acceptance_rate,
         chi_square_divergence=None, log_z_upper_bound=None,
-        observables=estimates)
+        observables=estimates, num_non_finite_log_weights=0)
 
-  size = target_samples.shape[0]
-  log_w_target, target_values = gather(
-      [at(target_samples[i:i + batch_size])
-       for i in range(0, size, batch_size)], size)
   bridge_log_z, bridge_stderr = mcmc.bridge_log_normalizer(log_w,
                                                            log_w_target)
   relative_weights = tf.math.exp(log_w_target - bridge_log_z)  # w/Z at pi.
@@ -259,4 +320,4 @@ def evaluate(model,
       ess_fraction=ess_fraction, acceptance_rate=acceptance_rate,
       chi_square_divergence=chi_square,
       log_z_upper_bound=float(tf.reduce_mean(log_w_target)),
-      observables=estimates)
+      observables=estimates, num_non_finite_log_weights=0)

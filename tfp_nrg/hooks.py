@@ -28,6 +28,7 @@ __all__ = [
     'CheckpointHook',
     'ConsoleHook',
     'Hook',
+    'ProgressLine',
     'SummaryHook',
 ]
 
@@ -152,3 +153,30 @@ class ConsoleHook(_Periodic):
                     step, self.num_steps, metrics.loss, metrics.loss_stderr,
                     gap, metrics.grad_norm, metrics.learning_rate, rate))
 
+
+
+class ProgressLine:
+  """A `progress(done, total)` callback for long phases outside `fit`.
+
+  Prints `label: done/total (elapsed, about ... left)` at most every
+  `min_seconds` and at the end, e.g. for `runs.sample_target` or
+  `evaluation.evaluate(progress=...)`.
+  """
+
+  def __init__(self, label, min_seconds=10., log_fn=print):
+    self.label = label
+    self.min_seconds = min_seconds
+    self.log_fn = log_fn
+    self._start = time.time()
+    self._last = self._start
+
+  def __call__(self, done, total):
+    now = time.time()
+    if done < total and now - self._last < self.min_seconds:
+      return
+    self._last = now
+    elapsed = now - self._start
+    left = elapsed * (total - done) / max(done, 1)
+    self.log_fn('  {}: {}/{} ({:.0f} s{})'.format(
+        self.label, done, total, elapsed,
+        ', about {:.0f} s left'.format(left) if done < total else ''))

@@ -1,9 +1,11 @@
-"""Ising-model observables from configurations of its continuous dual.
+"""Physics observables of the targets: Ising (through its dual) and phi^4.
 
 Given `x ~ pi` (the dual), the spins are independent with `E[s_i | x] =
 tanh(x_i)`, so Ising expectations follow from dual samples exactly (see
 `DualIsing`). These helpers turn a `DualIsing` target and the generic figures
-of `tfp_nrg.evaluation.evaluate` into Ising language.
+of `tfp_nrg.evaluation.evaluate` into Ising language. For lattice phi^4
+(`targets.Phi4`) they give `<phi^2>`, `<|m|>`, the susceptibility, the Binder
+cumulant and the two-point function, with the same chain-aware errors.
 
 Example:
 
@@ -24,6 +26,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_nrg import evaluation
+from tfp_nrg import lattice
 from tfp_nrg import mcmc
 
 __all__ = [
@@ -31,6 +34,9 @@ __all__ = [
     'ising_chain_summary',
     'ising_observables',
     'ising_report',
+    'phi4_chain_summary',
+    'phi4_observables',
+    'two_point_function',
 ]
 
 
@@ -61,8 +67,8 @@ class IsingReport(collections.namedtuple('IsingReport', [
     'energy_per_site',                  # Estimate, reweighted flow draws.
     'energy_per_site_unweighted',       # Plain flow average (biased).
     'energy_per_site_target_draws',     # Estimate over pi's draws, or None.
-    'ess_fraction',
-    'acceptance_rate',
+    'ess_fraction',                     # Estimate.
+    'acceptance_rate',                  # Estimate.
     'exact_free_energy',                # -ln Z_dual, or None.
     'relative_error',                   # (F - F_exact) / |F_exact|, or None.
     'gap_per_site',                     # (F - F_exact) / N, or None.
@@ -70,6 +76,7 @@ class IsingReport(collections.namedtuple('IsingReport', [
     'exact_log_z_ising',
     'exact_free_energy_per_site',
     'exact_energy_per_site',
+    'num_non_finite_log_weights',       # > 0: a diverged model, no figures.
 ])):
   """Ising-language figures of an evaluation; `None` where not known.
 
@@ -97,7 +104,8 @@ def ising_report(target, results):
     `KL(pi || q) = E_pi[ln w] - ln Z` (from the bridge `ln Z`) are filled in.
     A figure the draws cannot determine (a poor flow: no overlap with the
     target draws, too few effective draws) has an infinite error, and
-    `evaluation.non_finite(report)` names it; nothing raises.
+    `evaluation.non_finite(report)` names it; nothing raises (a diverged
+    model's report has `num_non_finite_log_weights > 0` and NaN figures).
   """
   n, temperature = target.num_sites, target.temperature
   try:
@@ -140,6 +148,7 @@ def ising_report(target, results):
       ess_fraction=results.ess_fraction,
       acceptance_rate=results.acceptance_rate,
       exact_log_z_dual=log_z_dual, exact_energy_per_site=exact_energy,
+      num_non_finite_log_weights=results.num_non_finite_log_weights,
       **exact_figures)
   return report
 
@@ -239,4 +248,94 @@ def ising_chain_summary(target, states, seed, num_blocks=20):
                     ('specific_heat_per_site', 'specific_heat_z_score')):
     summary[key] = _z_score(summary[name], summary[name + '_stderr'],
                             summary['exact_' + name])
+  return summary
+
+
+def phi4_observables(target):
+  """Per-draw phi^4 observables of fields `phi`, for `evaluate`.
+
+  Args:
+    target: a `targets.Phi4`.
+
+  Returns:
+    `{'phi2': <phi_x^2> over sites, 'abs_magnetization': |m|,
+    'magnetization_squared': m^2}`, `m` the field's mean.
+  """
+  return {
+      'phi2': lambda phi: tf.reduce_mean(phi * phi, axis=[-2, -1]),
+      'abs_magnetization': lambda phi: tf.abs(target.magnetization(phi)),
+      'magnetization_squared': lambda phi: target.magnetization(phi)**2,
+  }
+
+
+def two_point_function(phi, max_distance=None):
+  """Per-field two-point function along the axes of the torus.
+
+  ```none
+  G(r) = 1/N sum_x phi_x (phi_{x + r e_1} + phi_{x + r e_2}) / 2
+  ```
+
+  Its average over draws is `<phi_0 phi_r>` (connected when `<phi> = 0`, as
+  in the Z2-symmetric phase and on a finite lattice).
+
+  Args:
+    phi: `Tensor` `batch_shape + [L, L]`.
+    max_distance: Python `int`; default `L // 2`.
+
+  Returns:
+    `Tensor` `batch_shape + [max_distance + 1]`.
+  """
+  phi = tf.convert_to_tensor(phi, name='phi')
+  if phi.shape.rank is None or phi.shape.rank < 2:
+    raise ValueError('`phi` must have shape [..., L, L]; got {}.'.format(
+        phi.shape))
+  size = phi.shape[-1]
+  max_distance = size // 2 if max_distance is None else max_distance
+  return tf.stack([
+      0.5 * tf.reduce_mean(phi * (lattice.roll(phi, r, -2) +
+                                  lattice.roll(phi, r, -1)), axis=[-2, -1])
+      for r in range(max_distance + 1)], axis=-1)
+
+
+def phi4_chain_summary(target, states, num_blocks=20):
+  """phi^4 observables with error bars from Markov chains of fields.
+
+  Means carry autocorrelation-aware errors (`mcmc.chain_mean`); the Binder
+  cumulant `U = 1 - <m^4> / (3 <m^2>^2)` is jackknifed over blocks of steps.
+
+  Args:
+    target: a `targets.Phi4`.
+    states: `Tensor` `[num_steps, num_chains, L, L]`, after burn-in.
+    num_blocks: Python `int`, jackknife blocks.
+
+  Returns:
+    A `dict` of Python floats: `phi2` (`<phi_x^2>`), `abs_magnetization`
+    (`<|m|>`), `susceptibility` (`chi = N <m^2>`), each with `_stderr` and
+    `_autocorrelation_time` (integrated, in steps); `binder_cumulant` and its
+    `_stderr`; and the lists `two_point` and `two_point_stderr`, `G(r)` for
+    `r = 0 .. L/2`.
+  """
+  states = tf.cast(tf.convert_to_tensor(states, name='states'), tf.float64)
+  if states.shape.rank != 4:
+    raise ValueError('`states` must have shape [steps, chains, L, L]; got '
+                     '{}.'.format(states.shape))
+  magnetization = target.magnetization(states)
+  summary = {}
+  for name, series in (
+      ('phi2', tf.reduce_mean(states * states, axis=[-2, -1])),
+      ('abs_magnetization', tf.abs(magnetization)),
+      ('susceptibility', target.num_sites * magnetization**2)):
+    mean, stderr, tau = mcmc.chain_mean(series)
+    summary[name] = float(mean)
+    summary[name + '_stderr'] = float(stderr)
+    summary[name + '_autocorrelation_time'] = float(tau)
+  estimate, stderr = mcmc.jackknife(_binder, {'magnetization': magnetization},
+                                    num_blocks)
+  summary['binder_cumulant'] = float(estimate)
+  summary['binder_cumulant_stderr'] = float(stderr)
+  two_point = two_point_function(states)
+  estimates = [mcmc.chain_mean(two_point[..., r])
+               for r in range(two_point.shape[-1])]
+  summary['two_point'] = [float(e[0]) for e in estimates]
+  summary['two_point_stderr'] = [float(e[1]) for e in estimates]
   return summary

@@ -35,12 +35,16 @@ from tfp_nrg import targets
 from tfp_nrg import training
 from tfp_nrg.internal import checks
 
-__all__ = ['FORMAT_VERSION', 'Run', 'RunConfig', 'load']
+__all__ = ['FORMAT_VERSION', 'Run', 'RunConfig', 'Z2_SYMMETRIES', 'load',
+           'sample_target']
 
-FORMAT_VERSION = 2
-TARGETS = ('dual_ising',)
+FORMAT_VERSION = 3
+TARGETS = ('dual_ising', 'phi4')
 LR_SCHEDULES = ('cosine', 'constant')
 FORWARD_KL_SCHEDULES = ('constant', 'cosine')
+# How a model is made Z2-invariant: `Symmetrized` mixture, odd couplings
+# (`neural_rg(z2_equivariant=True)`), or not at all.
+Z2_SYMMETRIES = ('mixture', 'equivariant', 'none')
 GRADIENT_ESTIMATORS = {
     'reparameterization': training.REPARAMETERIZATION,
     'path': training.DOUBLY_REPARAMETERIZED,
@@ -58,18 +62,24 @@ class RunConfig:
   Fields that do not apply to `architecture` must stay `None` (`depth`,
   `repeat`, `share_across_scales` for `'tebd'`; `num_layers` otherwise);
   `repeat` and `share_across_scales` of `'mera'` and `'tree'` default to 2
-  and `False`.
+  and `False`. `z2` is the model's Z2 symmetry (`Z2_SYMMETRIES`): the
+  `Symmetrized` mixture, an equivariant flow, or none.
   `num_steps` is the cosine schedule's horizon; a constant-rate run is not
   tied to it (its record keeps `num_steps=None`, so it may be extended).
-  With `forward_kl_weight > 0` the run is mode-covering: a `TargetBuffer` of
-  `buffer_size` draws of `pi` (`buffer_sweeps` checkerboard sweeps each,
-  then `buffer_refresh_sweeps` local-kernel sweeps whenever drawn) feeds the
-  forward KL, weighted by `forward_kl_weight` (`'constant'`, or `'cosine'`
-  decaying to 0 over `num_steps`).
+  `target` is `'dual_ising'` (at `temperature`, default `T_c`) or `'phi4'`
+  (with `m2` and `lam`; see `targets.Phi4`); fields of the other target stay
+  `None`. With `forward_kl_weight > 0` (the default for `'dual_ising'`; a
+  `'phi4'` run has no draws of its target, so 0) the run is mode-covering:
+  a `TargetBuffer` of `buffer_size` draws of `pi` (`buffer_sweeps`
+  checkerboard sweeps each, then `buffer_refresh_sweeps` local-kernel sweeps
+  whenever drawn) feeds the forward KL, weighted by `forward_kl_weight`
+  (`'constant'`, or `'cosine'` decaying to 0 over `num_steps`).
   """
   lattice_size: int = 8
-  temperature: float = exact.CRITICAL_TEMPERATURE
+  temperature: Optional[float] = None
   target: str = 'dual_ising'
+  m2: Optional[float] = None
+  lam: Optional[float] = None
   architecture: str = 'mera'
   depth: Optional[int] = None
   repeat: Optional[int] = None
@@ -77,7 +87,7 @@ class RunConfig:
   num_layers: Optional[int] = None
   num_couplings: int = 4
   hidden_units: Tuple[int, ...] = (32, 32)
-  symmetrize: bool = True
+  z2: str = 'mixture'
   dtype: str = 'float32'
   conditioner_dtype: Optional[str] = None
   batch_size: int = 256
@@ -86,7 +96,7 @@ class RunConfig:
   lr_schedule: str = 'cosine'
   clip_norm: Optional[float] = 100.
   gradient_estimator: str = 'reparameterization'
-  forward_kl_weight: float = 1.
+  forward_kl_weight: Optional[float] = None
   forward_kl_schedule: str = 'constant'
   forward_batch_size: Optional[int] = None
   buffer_size: int = 4096
@@ -97,6 +107,13 @@ class RunConfig:
 
   def __post_init__(self):
     object.__setattr__(self, 'hidden_units', tuple(self.hidden_units))
+    if self.target == 'dual_ising':
+      if self.temperature is None:
+        object.__setattr__(self, 'temperature', exact.CRITICAL_TEMPERATURE)
+      if self.forward_kl_weight is None:
+        object.__setattr__(self, 'forward_kl_weight', 1.)
+    elif self.forward_kl_weight is None:
+      object.__setattr__(self, 'forward_kl_weight', 0.)
     if self.architecture in ('mera', 'tree'):
       if self.repeat is None:
         object.__setattr__(self, 'repeat', 2)
@@ -117,10 +134,31 @@ class RunConfig:
       raise ValueError('RunConfig field `version` must be {}; got {!r}.'.format(
           FORMAT_VERSION, self.version))
     one_of('target', TARGETS)
+    if self.target == 'dual_ising':
+      checks.check_finite_number(self.temperature, 'temperature',
+                                 positive=True)
+      for name in ('m2', 'lam'):
+        if getattr(self, name) is not None:
+          raise ValueError('RunConfig field `{}` does not apply to target '
+                           '\'dual_ising\'.'.format(name))
+    else:
+      if self.temperature is not None:
+        raise ValueError('RunConfig field `temperature` does not apply to '
+                         'target {!r}.'.format(self.target))
+      for name in ('m2', 'lam'):
+        if getattr(self, name) is None:
+          raise ValueError('RunConfig field `{}` is needed for target '
+                           '{!r}.'.format(name, self.target))
+      targets.Phi4(self.lattice_size, self.m2, self.lam)  # Checks m2, lam.
+      if self.forward_kl_weight:
+        raise ValueError('RunConfig field `forward_kl_weight` must be 0 for '
+                         'target {!r}: the forward KL needs draws of the '
+                         'target, which only \'dual_ising\' provides '
+                         '(checkerboard Metropolis).'.format(self.target))
     one_of('dtype', ('float32', 'float64'))
     one_of('lr_schedule', LR_SCHEDULES)
     one_of('gradient_estimator', GRADIENT_ESTIMATORS)
-    one_of('symmetrize', (True, False))
+    one_of('z2', Z2_SYMMETRIES)
     one_of('forward_kl_schedule', FORWARD_KL_SCHEDULES)
     checks.check_finite_number(self.forward_kl_weight, 'forward_kl_weight')
     if self.forward_kl_weight < 0.:
@@ -137,7 +175,6 @@ class RunConfig:
                               'buffer_refresh_sweeps', minimum=0)
     checks.check_lattice_size(self.lattice_size, power_of_two=True,
                               name='lattice_size')
-    checks.check_finite_number(self.temperature, 'temperature', positive=True)
     distributions.check_architecture_arguments(
         self.architecture, self.depth, self.repeat, self.share_across_scales,
         self.num_layers)
@@ -173,9 +210,10 @@ class RunConfig:
   def from_json(cls, record):
     """The `RunConfig` of a `dict` written by `to_json`.
 
-    Records without a `version` (written before it existed) are read too: a
-    `'tebd'` record's `depth` was its number of layers, and `num_steps` was
-    kept only for a cosine schedule.
+    Records of earlier versions are read too: before `version` existed, a
+    `'tebd'` record's `depth` was its number of layers and `num_steps` was
+    kept only for a cosine schedule; before version 3, `symmetrize` (a
+    `bool`) stood for `z2` (`'mixture'` or `'none'`).
 
     Raises:
       ValueError: on an unknown or missing field, or a bad value, naming it.
@@ -185,6 +223,8 @@ class RunConfig:
     record = dict(record)
     if 'version' not in record:
       record = _upgrade_unversioned(record)
+    if record.get('version') == 2:
+      record = _upgrade_version_2(record)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(record) - names)
     if unknown:
@@ -197,7 +237,17 @@ class RunConfig:
     return tf.as_dtype(self.dtype)
 
   def build_target(self, temperature=None):
-    """The target density, at `temperature` (default the run's)."""
+    """The target density; a `DualIsing` at `temperature` (default the run's).
+
+    Raises:
+      ValueError: for `temperature` with a target that has none (`'phi4'`),
+        or a bad `m2`, `lam` (see `targets.Phi4`).
+    """
+    if self.target == 'phi4':
+      if temperature is not None:
+        raise ValueError('`temperature` does not apply to a phi4 run.')
+      return targets.Phi4(self.lattice_size, self.m2, self.lam,
+                          dtype=self.tf_dtype)
     return targets.DualIsing(
         self.lattice_size,
         self.temperature if temperature is None else temperature,
@@ -210,8 +260,9 @@ class RunConfig:
         repeat=self.repeat, share_across_scales=self.share_across_scales,
         num_layers=self.num_layers, num_couplings=self.num_couplings,
         hidden_units=self.hidden_units, dtype=self.tf_dtype,
-        conditioner_dtype=self.conditioner_dtype, seed=self.seed)
-    return distributions.Symmetrized(model) if self.symmetrize else model
+        conditioner_dtype=self.conditioner_dtype,
+        z2_equivariant=self.z2 == 'equivariant', seed=self.seed)
+    return distributions.Symmetrized(model) if self.z2 == 'mixture' else model
 
   def learning_rate_schedule(self):
     """The peak rate, or a cosine decay to 2% of it over `num_steps`."""
@@ -221,7 +272,7 @@ class RunConfig:
         self.learning_rate, decay_steps=self.num_steps, alpha=_COSINE_ALPHA)
 
   def build_trainer(self, model, target, jit_compile=True, strategy=None,
-                    **kwargs):
+                    buffer_progress=None, **kwargs):
     """The `training.Trainer` of this run for `model` and `target`.
 
     Args:
@@ -229,6 +280,8 @@ class RunConfig:
       target: from `build_target`.
       jit_compile: Python `bool`.
       strategy: optional `tf.distribute.Strategy`.
+      buffer_progress: optional callable `(done, total)`, called as the
+        target buffer is drawn (see `sample_target`).
       **kwargs: further `Trainer` arguments.
 
     Returns:
@@ -241,8 +294,8 @@ class RunConfig:
     except NotImplementedError:
       exact_log_normalizer = None
     if self.forward_kl_weight > 0.:
-      kwargs.update(target_buffer=self.build_target_buffer(target,
-                                                           jit_compile),
+      kwargs.update(target_buffer=self.build_target_buffer(
+          target, jit_compile, progress=buffer_progress),
                     forward_kl_weight=self.forward_kl_weight_schedule(),
                     forward_batch_size=self.forward_batch_size)
     return training.Trainer(
@@ -262,27 +315,74 @@ class RunConfig:
     return tf.keras.optimizers.schedules.CosineDecay(
         self.forward_kl_weight, decay_steps=self.num_steps, alpha=0.)
 
-  def build_target_buffer(self, target, jit_compile=True):
-    """`buffer_size` draws of `target`, refreshed by its local kernel."""
+  def build_target_buffer(self, target, jit_compile=True, progress=None):
+    """`buffer_size` draws of `target`, refreshed by its local kernel.
+
+    The draws come from `sample_target` (`progress` is passed on).
+    """
     seed = tf.random.experimental.stateless_fold_in(
         checks.stateless_seed(self.seed), _BUFFER_SEED)
-    draws = tf.function(
-        lambda: target.sample_by_metropolis(self.buffer_size,
-                                            self.buffer_sweeps, seed),
-        jit_compile=jit_compile, autograph=False)()
+    draws = sample_target(target, self.buffer_size, self.buffer_sweeps, seed,
+                          jit_compile=jit_compile, progress=progress)
     kernel = (target.local_kernel(self.buffer_refresh_sweeps)
               if self.buffer_refresh_sweeps else None)
     return target_buffer.TargetBuffer(draws, kernel=kernel)
 
 
+def sample_target(target, num_samples, num_sweeps, seed, jit_compile=True,
+                  chains_per_call=512, progress=None):
+  """Independent draws of `target` by `sample_by_metropolis`, in batches.
+
+  The chains run `chains_per_call` at a time in one compiled function (the
+  last batch is drawn whole and cut), so that a long draw (large `L`, many
+  sweeps) reports its progress: `progress(done, num_samples)` is called
+  after each batch. Batch `i` uses the seed `fold_in(seed, i)`.
+
+  Args:
+    target: a target with `sample_by_metropolis` (e.g. `DualIsing`).
+    num_samples: Python `int` >= 1.
+    num_sweeps: Python `int` >= 1, sweeps behind each draw.
+    seed: a stateless seed.
+    jit_compile: Python `bool`.
+    chains_per_call: Python `int` >= 1.
+    progress: optional callable `(done, total)`.
+
+  Returns:
+    `Tensor` `[num_samples] + event_shape`.
+  """
+  num_samples = checks.check_positive_int(num_samples, 'num_samples')
+  num_sweeps = checks.check_positive_int(num_sweeps, 'num_sweeps')
+  chains = min(checks.check_positive_int(chains_per_call, 'chains_per_call'),
+               num_samples)
+  seed = checks.stateless_seed(seed)
+  draw = tf.function(
+      lambda batch_seed: target.sample_by_metropolis(chains, num_sweeps,
+                                                     batch_seed),
+      jit_compile=jit_compile, autograph=False)
+  batches = []
+  for i in range(-(-num_samples // chains)):
+    batches.append(draw(tf.random.experimental.stateless_fold_in(seed, i)))
+    if progress is not None:
+      progress(min((i + 1) * chains, num_samples), num_samples)
+  return tf.concat(batches, axis=0)[:num_samples]
+
+
+def _upgrade_version_2(record):
+  """A version-2 record in version 3's fields."""
+  record['z2'] = 'mixture' if record.pop('symmetrize', True) else 'none'
+  record['version'] = 3
+  return record
+
+
 def _upgrade_unversioned(record):
-  """A record written before `version` existed, in today's fields."""
+  """A record written before `version` existed, in version 2's fields."""
   record.setdefault('forward_kl_weight', 0.)
   if record.get('lr_schedule') == 'constant':
     record.setdefault('num_steps', None)
   if record.get('architecture') == 'tebd':
     record['num_layers'] = record.pop('depth', None) or 2
     record['repeat'] = record['share_across_scales'] = None
+  record['version'] = 2
   return record
 
 

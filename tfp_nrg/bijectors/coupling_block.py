@@ -23,6 +23,12 @@ def check_hidden_units(hidden_units):
   return hidden_units
 
 
+def _check_bool(value, name):
+  if not isinstance(value, bool):
+    raise TypeError('`{}` must be a Python bool; got {!r}.'.format(name, value))
+  return value
+
+
 def check_conditioner_dtype(conditioner_dtype, dtype):
   """`conditioner_dtype` as a float `tf.DType` (`dtype` if `None`)."""
   if conditioner_dtype is None:
@@ -46,16 +52,22 @@ class _Conditioners(tf.Module):
   `exp(log_scale)` stays finite however the weights move. The output layers
   start at zero, making every coupling the identity map.
 
+  With `z2_equivariant`, the hidden layers have no biases, so that their
+  features `h(y)` are odd (tanh is odd); the shift is linear in them,
+  `t = W_t h` (odd), and the log-scale a function of their squares,
+  `raw = W_s h^2 + b_s` (even).
+
   The weights of all couplings are stacked along a leading axis (a few large
   variables rather than many small ones keep the optimizer's graph small),
   and the MLPs work feature-major: inputs `[2, M]`, outputs `[2, M]`, so that
   each matmul and elementwise op runs along the long axis of `M` patches.
   """
 
-  def __init__(self, num_couplings, hidden_units, dtype, compute_dtype, seed,
-               name):
+  def __init__(self, num_couplings, hidden_units, dtype, compute_dtype,
+               z2_equivariant, seed, name):
     super().__init__(name=name)
     self.compute_dtype = compute_dtype
+    self.z2_equivariant = z2_equivariant
     sizes = (2,) + hidden_units
     self.kernels = []
     self.biases = []
@@ -68,13 +80,15 @@ class _Conditioners(tf.Module):
               [num_couplings, fan_out, fan_in], seed=layer_seeds[i],
               minval=-limit, maxval=limit, dtype=dtype),
           name='kernel_{}'.format(i)))
-      self.biases.append(tf.Variable(
-          tf.zeros([num_couplings, fan_out, 1], dtype),
-          name='bias_{}'.format(i)))
+      if not z2_equivariant:
+        self.biases.append(tf.Variable(
+            tf.zeros([num_couplings, fan_out, 1], dtype),
+            name='bias_{}'.format(i)))
     self.output_kernel = tf.Variable(
         tf.zeros([num_couplings, 4, sizes[-1]], dtype), name='output_kernel')
-    self.output_bias = tf.Variable(tf.zeros([num_couplings, 4, 1], dtype),
-                                   name='output_bias')
+    self.output_bias = tf.Variable(
+        tf.zeros([num_couplings, 2 if z2_equivariant else 4, 1], dtype),
+        name='output_bias')
     self.log_scale_bound = tf.Variable(tf.ones([num_couplings, 2, 1], dtype),
                                        name='log_scale_bound')
 
@@ -85,32 +99,43 @@ class _Conditioners(tf.Module):
     call (one op each, whatever the number of couplings), which keeps graphs
     and their gradients small.
     """
+    num_hidden = len(self.kernels)
     stacked = (self.kernels + self.biases +
                [self.output_kernel, self.output_bias, self.log_scale_bound])
     per_variable = [tf.unstack(v) for v in stacked]
-    num_couplings = len(per_variable[0])
-    return [functools.partial(_mlp, [w[i] for w in per_variable],
-                              self.compute_dtype)
-            for i in range(num_couplings)]
+    per_coupling = []
+    for i in range(len(per_variable[0])):
+      weights = [w[i] for w in per_variable]
+      biases = weights[num_hidden:-3] if self.biases else None
+      per_coupling.append(functools.partial(
+          _mlp, weights[:num_hidden], biases, *weights[-3:],
+          self.compute_dtype))
+    return per_coupling
 
 
-def _mlp(weights, compute_dtype, h):
-  """The conditioner MLP; `weights = kernels + biases + [out_k, out_b, c]`.
+def _mlp(kernels, biases, output_kernel, output_bias, log_scale_bound,
+         compute_dtype, h):
+  """The conditioner MLP; `biases=None` makes it Z2-equivariant.
 
   The layers run in `compute_dtype` (e.g. bfloat16 on accelerators); the
   outputs, and everything the log-determinant is made of, in `h.dtype`.
   """
   dtype = h.dtype
-  num_hidden = (len(weights) - 3) // 2
-  layers = [tf.cast(w, compute_dtype) for w in weights[:2 * num_hidden + 2]]
-  kernels, biases = layers[:num_hidden], layers[num_hidden:2 * num_hidden]
-  output_kernel, output_bias = layers[2 * num_hidden:]
-  h = tf.cast(h, compute_dtype)
-  for kernel, bias in zip(kernels, biases):
-    h = tf.math.tanh(tf.linalg.matmul(kernel, h) + bias)
-  shift, raw_log_scale = tf.split(
-      tf.cast(tf.linalg.matmul(output_kernel, h) + output_bias, dtype), 2)
-  return shift, weights[-1] * tf.math.tanh(raw_log_scale)
+  cast = lambda w: tf.cast(w, compute_dtype)
+  h = cast(h)
+  for i, kernel in enumerate(kernels):
+    h = tf.linalg.matmul(cast(kernel), h)
+    h = tf.math.tanh(h if biases is None else h + cast(biases[i]))
+  output_kernel, output_bias = cast(output_kernel), cast(output_bias)
+  if biases is None:  # Odd shift, even log-scale.
+    shift_kernel, log_scale_kernel = tf.split(output_kernel, 2)
+    shift = tf.linalg.matmul(shift_kernel, h)
+    raw_log_scale = tf.linalg.matmul(log_scale_kernel, h * h) + output_bias
+  else:
+    shift, raw_log_scale = tf.split(
+        tf.linalg.matmul(output_kernel, h) + output_bias, 2)
+  return (tf.cast(shift, dtype),
+          log_scale_bound * tf.math.tanh(tf.cast(raw_log_scale, dtype)))
 
 
 class PatchCouplingBlock(one_pass.OnePassBijector):
@@ -130,6 +155,12 @@ class PatchCouplingBlock(one_pass.OnePassBijector):
   `tf.Module` whose variables the bijector tracks). The output layers start at
   zero, so a new block is the identity map.
 
+  With `z2_equivariant=True` every shift is odd, `t_i(-y) = -t_i(y)`, and
+  every log-scale even, `s_i(-y) = s_i(y)`: each coupling, and so the block,
+  is then an odd map, `f(-z) = -f(z)`, with an even log-determinant. A flow
+  of such blocks over a symmetric prior is Z2-invariant, `q(-x) = q(x)`,
+  exactly and without a mixture (see `neural_rg(z2_equivariant=True)`).
+
   Example:
 
   ```python
@@ -145,6 +176,7 @@ class PatchCouplingBlock(one_pass.OnePassBijector):
                hidden_units=(10, 10, 10),
                dtype=tf.float32,
                conditioner_dtype=None,
+               z2_equivariant=False,
                seed=0,
                validate_args=False,
                name='patch_coupling_block'):
@@ -161,6 +193,8 @@ class PatchCouplingBlock(one_pass.OnePassBijector):
         variables, shifts, scales and log-dets stay in `dtype`). The map is
         still exactly invertible: a coupling's inverse recomputes the same
         conditioner outputs from the same, unchanged half.
+      z2_equivariant: Python `bool`; odd shifts and even log-scales (bias-free
+        odd hidden features `h`; `t = W_t h`, `s = c tanh(W_s h^2 + b_s)`).
       seed: Python `int` or stateless seed, seeds the initial weights.
       validate_args: Python `bool`.
       name: Python `str`.
@@ -173,11 +207,12 @@ class PatchCouplingBlock(one_pass.OnePassBijector):
     dtype = checks.check_float_dtype(dtype)
     conditioner_dtype = check_conditioner_dtype(conditioner_dtype, dtype)
     hidden_units = check_hidden_units(hidden_units)
+    z2_equivariant = _check_bool(z2_equivariant, 'z2_equivariant')
     with tf.name_scope(name) as name:
       self._num_couplings = num_couplings
       self._conditioners = _Conditioners(num_couplings, hidden_units, dtype,
-                                         conditioner_dtype, seed,
-                                         name='conditioners')
+                                         conditioner_dtype, z2_equivariant,
+                                         seed, name='conditioners')
       super().__init__(
           forward_min_event_ndims=1,
           dtype=dtype,
@@ -192,6 +227,11 @@ class PatchCouplingBlock(one_pass.OnePassBijector):
   @property
   def conditioner_dtype(self):
     return self._conditioners.compute_dtype
+
+  @property
+  def z2_equivariant(self):
+    """Whether the block is an odd map (odd shifts, even log-scales)."""
+    return self._conditioners.z2_equivariant
 
   def forward_and_log_det_halves(self, a, b):
     """The forward map on halves `a`, `b` of shape `[2, M]`; log-det `[M]`."""
@@ -242,6 +282,7 @@ def block_factory(num_couplings=4,
                   hidden_units=(10, 10, 10),
                   dtype=tf.float32,
                   conditioner_dtype=None,
+                  z2_equivariant=False,
                   validate_args=False):
   """A `block_fn(seed, name)` building `PatchCouplingBlock`s, for the flows.
 
@@ -262,6 +303,7 @@ def block_factory(num_couplings=4,
     hidden_units: see `PatchCouplingBlock`.
     dtype: see `PatchCouplingBlock`.
     conditioner_dtype: see `PatchCouplingBlock`.
+    z2_equivariant: see `PatchCouplingBlock`.
     validate_args: Python `bool`.
 
   Returns:
@@ -274,11 +316,12 @@ def block_factory(num_couplings=4,
   dtype = checks.check_float_dtype(dtype)
   check_conditioner_dtype(conditioner_dtype, dtype)
   hidden_units = check_hidden_units(hidden_units)
+  _check_bool(z2_equivariant, 'z2_equivariant')
 
   def block_fn(seed, name):
     return PatchCouplingBlock(
         num_couplings=num_couplings, hidden_units=hidden_units, dtype=dtype,
-        conditioner_dtype=conditioner_dtype, seed=seed,
-        validate_args=validate_args, name=name)
+        conditioner_dtype=conditioner_dtype, z2_equivariant=z2_equivariant,
+        seed=seed, validate_args=validate_args, name=name)
 
   return block_fn

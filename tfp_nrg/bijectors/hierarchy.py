@@ -176,6 +176,11 @@ class HierarchicalFlow(one_pass.OnePassBijector):
     return self._lattice_size
 
   @property
+  def z2_equivariant(self):
+    """Whether every block is odd, so that the flow is: `g(-z) = -g(z)`."""
+    return all(layer.block.z2_equivariant for layer in self._layers)
+
+  @property
   def layers(self):
     """The `PatchLayer`s in RG order (finest first)."""
     return list(self._layers)
@@ -208,6 +213,8 @@ class HierarchicalFlow(one_pass.OnePassBijector):
     return z, log_det
 
   def inverse_and_log_det(self, x):
+    if self.validate_args:  # As `DualIsing.log_prob` checks its `x`.
+      x = tf.debugging.assert_all_finite(x, '`x` must be finite.')
     log_det = 0.
     for layer in self._layers:
       x, layer_log_det = layer.inverse_and_log_det(x)

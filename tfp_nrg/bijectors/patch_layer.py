@@ -136,6 +136,11 @@ class PatchLayer(one_pass.OnePassBijector):
   def shifted(self):
     return self._shifted
 
+  @property
+  def num_patches(self):
+    """2x2 patches the block acts on per field: `(L / 2^scale)^2 / 4`."""
+    return (self._lattice_size // 2**self._scale)**2 // 4
+
   def _check_event(self, field):
     """`field` with its event dimensions static (traced with `None`s, too)."""
     expected = [self._lattice_size] * 2

@@ -8,6 +8,7 @@ import tensorflow_probability as tfp
 
 __all__ = [
     'check_distribution',
+    'check_field',
     'check_finite_number',
     'check_float_dtype',
     'check_lattice_size',
@@ -67,6 +68,30 @@ def check_positive_int(value, name, minimum=1):
     raise ValueError('`{}` must be at least {}; got {}.'.format(
         name, minimum, value))
   return int(value)
+
+
+def check_field(x, dtype, event_shape, validate_args, name):
+  """`x` as a `Tensor` of `dtype` and shape `[..., *event_shape]`.
+
+  A target's check of its input: the dtype and the event dimensions at trace
+  time, finiteness at run time with `validate_args`.
+
+  Raises:
+    TypeError, ValueError: naming `name`.
+  """
+  x = tf.convert_to_tensor(x, dtype_hint=dtype, name=name)
+  if x.dtype != dtype:
+    raise TypeError('`{}` must have dtype {}; got {}.'.format(
+        name, dtype.name, x.dtype.name))
+  shape = x.shape
+  if shape.rank is not None and (
+      shape.rank < event_shape.rank or
+      not shape[-event_shape.rank:].is_compatible_with(event_shape)):
+    raise ValueError('`{}` must have shape [..., {}]; got {}.'.format(
+        name, ', '.join(map(str, event_shape)), shape))
+  if validate_args:
+    x = tf.debugging.assert_all_finite(x, '`{}` must be finite.'.format(name))
+  return x
 
 
 def check_lattice_size(lattice_size, minimum=4, power_of_two=False,

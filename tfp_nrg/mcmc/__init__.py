@@ -5,6 +5,7 @@ from tfp_nrg.mcmc.diagnostics import chain_mean
 from tfp_nrg.mcmc.diagnostics import chi_square_divergence
 from tfp_nrg.mcmc.diagnostics import importance_ess_fraction
 from tfp_nrg.mcmc.diagnostics import independence_chain_acceptance
+from tfp_nrg.mcmc.diagnostics import independence_chain_accepted
 from tfp_nrg.mcmc.diagnostics import jackknife
 from tfp_nrg.mcmc.diagnostics import log_mean_exp
 from tfp_nrg.mcmc.diagnostics import self_normalized_expectation
@@ -28,6 +29,7 @@ __all__ = [
     'chi_square_divergence',
     'importance_ess_fraction',
     'independence_chain_acceptance',
+    'independence_chain_accepted',
     'jackknife',
     'log_mean_exp',
     'sample_chains',

@@ -39,6 +39,7 @@ __all__ = [
     'chi_square_divergence',
     'importance_ess_fraction',
     'independence_chain_acceptance',
+    'independence_chain_accepted',
     'jackknife',
     'log_mean_exp',
     'self_normalized_expectation',
@@ -231,6 +232,21 @@ def independence_chain_acceptance(log_weights, seed):
   Returns:
     Scalar `Tensor`, the fraction of the `n - 1` proposals accepted.
   """
+  return tf.reduce_mean(independence_chain_accepted(log_weights, seed))
+
+
+def independence_chain_accepted(log_weights, seed):
+  """Per proposal, whether `independence_chain_acceptance`'s walk accepted it.
+
+  Args:
+    log_weights: 1-D float `Tensor` with at least 2 draws.
+    seed: a stateless seed.
+
+  Returns:
+    1-D `Tensor` of `n - 1` zeros and ones (in `log_weights.dtype`), in the
+    order of the walk: consecutive entries are correlated, blocks of them
+    nearly independent.
+  """
   log_weights = tf.convert_to_tensor(log_weights, name='log_weights')
   log_uniforms = tf.math.log(tf.random.stateless_uniform(
       tf.shape(log_weights[1:]), seed=tfp.random.sanitize_seed(seed),
@@ -240,7 +256,7 @@ def independence_chain_acceptance(log_weights, seed):
 
 @tf.function(autograph=False)
 def _walk_acceptance(log_weights, log_uniforms):
-  """The scan of `independence_chain_acceptance`, as a graph (fast eagerly)."""
+  """The scan of `independence_chain_accepted`, as a graph (fast eagerly)."""
 
   def step(state, proposal):
     current, _ = state
@@ -250,7 +266,7 @@ def _walk_acceptance(log_weights, log_uniforms):
 
   _, accepted = tf.scan(step, (log_weights[1:], log_uniforms),
                         initializer=(log_weights[0], tf.constant(True)))
-  return tf.reduce_mean(tf.cast(accepted, log_weights.dtype))
+  return tf.cast(accepted, log_weights.dtype)
 
 
 def chain_mean(values):

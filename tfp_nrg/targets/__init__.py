@@ -4,6 +4,7 @@ from tfp_nrg.targets.couplings import CouplingOperator
 from tfp_nrg.targets.couplings import DenseCoupling
 from tfp_nrg.targets.couplings import TorusCoupling
 from tfp_nrg.targets.dual_ising import DualIsing
+from tfp_nrg.targets.phi4 import Phi4
 from tfp_nrg.targets.spin_kernel import DualSpinMetropolis
 from tfp_nrg.targets.spin_kernel import DualSpinMetropolisResults
 from tfp_nrg.targets.spin_metropolis import checkerboard_sweeps
@@ -15,6 +16,7 @@ __all__ = [
     'DualIsing',
     'DualSpinMetropolis',
     'DualSpinMetropolisResults',
+    'Phi4',
     'TorusCoupling',
     'checkerboard_sweeps',
     'random_spins',

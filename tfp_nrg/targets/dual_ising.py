@@ -44,6 +44,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_nrg import exact
+from tfp_nrg.internal import checks
 from tfp_nrg.targets import couplings
 from tfp_nrg.targets import spin_kernel
 from tfp_nrg.targets import spin_metropolis
@@ -232,20 +233,8 @@ class DualIsing(tf.Module):
     return self.temperature / self.coupling
 
   def _convert_field(self, x, name):
-    x = tf.convert_to_tensor(x, dtype_hint=self.dtype, name=name)
-    if x.dtype != self.dtype:
-      raise TypeError('`{}` must have dtype {}; got {}.'.format(
-          name, self.dtype.name, x.dtype.name))
-    event_shape = self.event_shape
-    shape = x.shape
-    if shape.rank is not None and (
-        shape.rank < event_shape.rank or
-        not shape[-event_shape.rank:].is_compatible_with(event_shape)):
-      raise ValueError('`{}` must have shape [..., {}]; got {}.'.format(
-          name, ', '.join(map(str, event_shape)), shape))
-    if self._validate_args:
-      x = tf.debugging.assert_all_finite(x, '`{}` must be finite.'.format(name))
-    return x
+    return checks.check_field(x, self.dtype, self.event_shape,
+                              self._validate_args, name)
 
   def log_prob(self, x, name='log_prob'):
     """Unnormalized `ln pi(x) = -1/2 x^T K_a^{-1} x + sum_i ln cosh x_i`.

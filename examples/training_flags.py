@@ -1,0 +1,155 @@
+"""Flags and steps the training examples share (train_ising, train_phi4).
+
+Each training example defines its target's own flags and calls these: the
+network, optimizer and run flags (`--lattice_size`, `--architecture`, ...,
+`--model_dir`, `--metrics_out`, `--eval_samples`), a `RunConfig` built from
+them, the model directory and metrics path checked before any work, and the
+training loop with its console lines, checkpoints and interrupts.
+"""
+
+import json
+import os
+import time
+
+from absl import flags
+import tensorflow as tf
+
+import tfp_nrg
+
+LATTICE_SIZE = flags.DEFINE_integer('lattice_size', 8,
+                                    'Sites per side L (a power of two).')
+ARCHITECTURE = flags.DEFINE_enum('architecture', 'mera',
+                                 list(tfp_nrg.distributions.ARCHITECTURES),
+                                 'NeuralRG architecture.')
+DEPTH = flags.DEFINE_integer('depth', None,
+                             'Scales (mera, tree; default log2 L).')
+REPEAT = flags.DEFINE_integer(
+    'repeat', None, 'Disentangler-decimator pairs per scale (mera, tree; '
+    'default 2).')
+NUM_LAYERS = flags.DEFINE_integer('num_layers', None,
+                                  'Patch layers (tebd; default 2).')
+NUM_COUPLINGS = flags.DEFINE_integer('num_couplings', 4,
+                                     'Affine couplings per 2x2 block.')
+HIDDEN_UNITS = flags.DEFINE_list('hidden_units', ['32', '32'],
+                                 'Conditioner MLP hidden widths.')
+SHARE = flags.DEFINE_bool('share_across_scales', None,
+                          'Share blocks across scales (mera, tree; default '
+                          'no).')
+Z2 = flags.DEFINE_enum(
+    'z2', 'mixture', list(tfp_nrg.runs.Z2_SYMMETRIES),
+    'Z2 symmetry of the model: the symmetrized mixture (q(x) + q(-x)) / 2, '
+    'an equivariant flow (odd couplings, q(-x) = q(x) with one pass), or '
+    'none.')
+BATCH_SIZE = flags.DEFINE_integer('batch_size', 256, 'Draws per step.')
+NUM_STEPS = flags.DEFINE_integer('num_steps', 6000, 'Training steps.')
+LEARNING_RATE = flags.DEFINE_float('learning_rate', 2e-3,
+                                   'Adam learning rate (peak).')
+SCHEDULE = flags.DEFINE_enum('lr_schedule', 'cosine', ['cosine', 'constant'],
+                             'Learning-rate schedule over --num_steps.')
+CLIP_NORM = flags.DEFINE_float('clip_norm', 100.,
+                               'Global gradient-norm clip (0: none).')
+ESTIMATOR = flags.DEFINE_enum(
+    'gradient_estimator', 'reparameterization',
+    ['reparameterization', 'path'],
+    'Reparameterization, or the path ("sticking the landing") gradient.')
+SEED = flags.DEFINE_integer('seed', 0, 'Seed of the whole run.')
+DTYPE = flags.DEFINE_enum('dtype', 'float32', ['float32', 'float64'],
+                          'Floating-point precision.')
+JIT = flags.DEFINE_bool('jit_compile', True, 'Compile with XLA.')
+MODEL_DIR = flags.DEFINE_string(
+    'model_dir', None,
+    'Checkpoints, summaries and pictures; default a new runs/<name>.')
+METRICS_OUT = flags.DEFINE_string(
+    'metrics_out', None, 'Metrics JSON; default <model_dir>/metrics.json.')
+EVAL_SAMPLES = flags.DEFINE_integer(
+    'eval_samples', None,
+    'Fresh draws for the evaluation; default min(16384, max(1024, the draws '
+    'training made, --num_steps x --batch_size)).')
+LOG_EVERY = flags.DEFINE_integer('log_every', 250,
+                                 'Steps between progress lines.')
+CHECKPOINT_EVERY = flags.DEFINE_integer('checkpoint_every', 500,
+                                        'Steps between checkpoints.')
+for _name, _minimum in (('eval_samples', 2), ('log_every', 0),
+                        ('checkpoint_every', 1), ('num_steps', 0)):
+  flags.register_validator(
+      _name, lambda value, minimum=_minimum: value is None or value >= minimum,
+      message='--{} must be at least {}.'.format(_name, _minimum))
+
+
+def run_config(**target_fields):
+  """The `RunConfig` of the shared flags and the target's `target_fields`."""
+  return tfp_nrg.runs.RunConfig(
+      lattice_size=LATTICE_SIZE.value, architecture=ARCHITECTURE.value,
+      depth=DEPTH.value, repeat=REPEAT.value,
+      share_across_scales=SHARE.value, num_layers=NUM_LAYERS.value,
+      num_couplings=NUM_COUPLINGS.value,
+      hidden_units=[int(h) for h in HIDDEN_UNITS.value], z2=Z2.value,
+      dtype=DTYPE.value, batch_size=BATCH_SIZE.value,
+      num_steps=NUM_STEPS.value, learning_rate=LEARNING_RATE.value,
+      lr_schedule=SCHEDULE.value, clip_norm=CLIP_NORM.value or None,
+      gradient_estimator=ESTIMATOR.value, seed=SEED.value, **target_fields)
+
+
+def eval_samples():
+  """`--eval_samples`, or no more than training drew (1024 to 16384).
+
+  A short trial run at large L is evaluated in proportion, not at the cost
+  of a full one.
+  """
+  if EVAL_SAMPLES.value is not None:
+    return EVAL_SAMPLES.value
+  return min(16384, max(1024, NUM_STEPS.value * BATCH_SIZE.value))
+
+
+def prepare_run_dir(config, name):
+  """`(model_dir, metrics_path)`, both checked before any work.
+
+  The model directory is `--model_dir` or a new `runs/<name>_L<L>_<time>`; it
+  must be new, empty or hold a run of `config`. The metrics go to an explicit
+  `--metrics_out`, which must not exist, or else beside the run: a rerun of a
+  finished run writes `metrics.1.json` next to the first `metrics.json`.
+  """
+  model_dir = MODEL_DIR.value or os.path.join(
+      'runs', '{}_L{}_{}'.format(name, LATTICE_SIZE.value,
+                                 time.strftime('%Y%m%d-%H%M%S')))
+  tfp_nrg.checkpoints.check_model_dir(model_dir, config.to_json())
+  if METRICS_OUT.value:
+    metrics_path = tfp_nrg.checkpoints.check_new_file(METRICS_OUT.value,
+                                                      '--metrics_out')
+  else:
+    metrics_path = tfp_nrg.checkpoints.unused_path(
+        os.path.join(model_dir, 'metrics.json'))
+  return model_dir, metrics_path
+
+
+def train(trainer, config, model_dir):
+  """`trainer.fit` for `--num_steps`; `None` if interrupted (checkpointed).
+
+  Raises:
+    SystemExit: with a message, if training diverged (a non-finite step).
+  """
+  model = trainer.model
+  print('Training {} ({} parameters) in {} on {} replica(s)'.format(
+      model.name, sum(int(tf.size(v)) for v in model.trainable_variables),
+      model_dir, trainer.strategy.num_replicas_in_sync))
+  try:
+    result = trainer.fit(NUM_STEPS.value, model_dir=model_dir,
+                         config=config.to_json(), log_every=LOG_EVERY.value,
+                         checkpoint_every=CHECKPOINT_EVERY.value)
+  except FloatingPointError as error:
+    raise SystemExit('Training diverged: {} Try a smaller --learning_rate or '
+                     '--clip_norm in a new --model_dir.'.format(error))
+  if result.interrupted:
+    print('Interrupted at step {}; the checkpoint is saved in {}. Run the same '
+          'command again to resume.'.format(int(trainer.step.numpy()),
+                                            model_dir))
+    return None
+  return result
+
+
+def write_metrics(path, figures):
+  """Writes `figures` as JSON (non-finite floats as `null`); never overwrites.
+  """
+  with open(path, 'x') as f:
+    json.dump(tfp_nrg.evaluation.json_safe(figures), f, indent=2,
+              sort_keys=True)
