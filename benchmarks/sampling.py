@@ -26,13 +26,13 @@ not to be trusted.
 """
 
 import math
-import time
 
 from absl import app
 from absl import flags
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+import equal_time
 import tfp_nrg
 
 _MODEL_DIRS = flags.DEFINE_list('model_dirs', None,
@@ -98,26 +98,9 @@ def samplers(run):
 
 
 def run_for(fn, seconds, seed):
-  """Calibrates `fn`'s cost per step, then runs it for about `seconds`."""
-  calibration = tf.function(
-      lambda s: fn(_CALIBRATION_STEPS, 0, 1, s), jit_compile=True,
-      autograph=False)
-  calibration(tf.constant([0, 0]))
-  start = time.time()
-  tf.nest.map_structure(lambda t: t.numpy(),
-                        calibration(tf.constant([0, 1])))
-  per_step = (time.time() - start) / _CALIBRATION_STEPS
-  total = max(int(seconds / per_step), 2 * _CALIBRATION_STEPS)
-  burnin = int(_BURNIN_FRACTION.value * total)
-  thin = max(1, (total - burnin) // _MAX_KEPT.value)
-  num_results = (total - burnin) // thin
-  compiled = tf.function(lambda s: fn(num_results, burnin, thin, s),
-                         jit_compile=True, autograph=False)
-  compiled.get_concrete_function(tf.TensorSpec([2], tf.int32))
-  start = time.time()
-  states, acceptance = compiled(tf.constant(seed))
-  states = tf.convert_to_tensor(states.numpy())
-  return states, float(acceptance), time.time() - start, thin, total
+  """`equal_time.run_for` with this benchmark's flags."""
+  return equal_time.run_for(fn, seconds, seed, _CALIBRATION_STEPS,
+                            _BURNIN_FRACTION.value, _MAX_KEPT.value)
 
 
 def row(size, name, label, summary, reference, acceptance, seconds, thin,

@@ -294,9 +294,7 @@ def main(argv):
       evaluation_seconds=time.time() - start, non_finite_figures=non_finite,
       eval_samples=eval_samples, target_samples=target_samples,
       model_dir=model_dir, samples_png=picture, config=config.to_json())
-  training_flags.write_metrics(metrics_out, output)
-  print('Metrics written to {}; samples drawn in {}'.format(metrics_out,
-                                                            picture))
+  training_flags.write_metrics(metrics_out, output, picture)
 
 
 if __name__ == '__main__':

@@ -147,9 +147,10 @@ def train(trainer, config, model_dir):
   return result
 
 
-def write_metrics(path, figures):
+def write_metrics(path, figures, picture):
   """Writes `figures` as JSON (non-finite floats as `null`); never overwrites.
   """
   with open(path, 'x') as f:
     json.dump(tfp_nrg.evaluation.json_safe(figures), f, indent=2,
               sort_keys=True)
+  print('Metrics written to {}; samples drawn in {}'.format(path, picture))

@@ -19,8 +19,11 @@ PACKAGES = {
     'tensorflow': 'tensorflow',
     'tensorflow_probability': 'tensorflow-probability',
 }
-# Libraries of the examples (files without `app.run`), e.g. training_flags.
-EXAMPLE_LIBRARIES = {path.stem for path in (ROOT / 'examples').glob('*.py')
+# Libraries of the examples and benchmarks (files without `app.run`), e.g.
+# training_flags.
+EXAMPLE_LIBRARIES = {path.stem
+                     for folder in ('examples', 'benchmarks')
+                     for path in (ROOT / folder).glob('*.py')
                      if 'app.run(' not in path.read_text()}
 LOCAL = {'tfp_nrg', 'helpers', 'conftest'} | EXAMPLE_LIBRARIES
 # Needed at run time without being imported: tf.summary's implementation,

@@ -178,5 +178,50 @@ def test_sample_example_end_to_end(trained_example_run, tmp_path):
   assert done.returncode != 0 and 'holds no trained model' in done.stderr
 
 
+PHI4_KEYS = ['free_energy_bound', 'acceptance_rate', 'ess_fraction', 'phi2',
+             'abs_magnetization', 'susceptibility', 'binder_cumulant']
+
+
+@pytest.mark.slow
+def test_train_phi4_example_end_to_end(tmp_path):
+  """A short free-field run: metrics with errors, the exact ln Z beside F.
+  """
+  model_dir = tmp_path / 'phi4'
+  done = helpers.run_example(
+      'train_phi4', '--lattice_size=4', '--m2=0.5', '--lam=0',
+      '--num_steps=40', '--batch_size=64', '--num_couplings=2',
+      '--hidden_units=8', '--z2=equivariant', '--log_every=20',
+      '--num_chains=8', '--sample_steps=40', '--burnin_steps=20',
+      '--model_dir={}'.format(model_dir))
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert 'gap per site' in done.stdout and 'Binder' in done.stdout
+  metrics = json.loads((model_dir / 'metrics.json').read_text())
+  for key in PHI4_KEYS:
+    assert isinstance(metrics[key], float), key
+    assert isinstance(metrics[key + '_stderr'], float), key
+  target = tfp_nrg.Phi4(4, m2=0.5, lam=0.)
+  assert metrics['exact_log_z'] == pytest.approx(target.exact_log_normalizer())
+  # The variational bound: F >= -ln Z up to its error.
+  assert metrics['free_energy_bound'] > -metrics['exact_log_z'] - 4. * (
+      metrics['free_energy_bound_stderr'])
+  assert metrics['config']['target'] == 'phi4'
+  assert len(metrics['two_point']) == 3
+  assert (model_dir / 'samples.png').stat().st_size > 1000
+
+
+@pytest.mark.parametrize('flag,message', [
+    ('--lam=-1', '`lam` must be non-negative'),
+    ('--lam=0', '`m2` must be positive'),
+    ('--sample_steps=5', '--sample_steps must be at least 20'),
+    ('--hmc_step_size=0', '--hmc_step_size must be positive'),
+    ('--lattice_size=6', 'power of two'),
+])
+def test_train_phi4_checks_flags_before_any_work(flag, message, tmp_path):
+  done = helpers.run_example('train_phi4', '--model_dir={}'.format(
+      tmp_path / 'run'), flag)
+  assert done.returncode != 0 and message in done.stderr, done.stderr[-2000:]
+  assert not (tmp_path / 'run').exists()
+
+
 if __name__ == '__main__':
   raise SystemExit(pytest.main([__file__]))

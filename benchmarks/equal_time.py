@@ -1,0 +1,51 @@
+"""Running a sampler for a given wall-clock time, as the benchmarks compare.
+
+A sampler is `fn(num_results, num_burnin, thin, seed) -> (states, acceptance)`.
+`run_for` compiles it (XLA), times it on a short run to learn its cost per
+step, and runs it again with the number of steps that fills the budget: the
+first `burnin_fraction` of them are discarded and the rest thinned to at most
+`max_kept` states per chain.
+"""
+
+import time
+
+import tensorflow as tf
+
+
+def run_for(fn, seconds, seed, calibration_steps, burnin_fraction, max_kept):
+  """Calibrates `fn`'s cost per step, then runs it for about `seconds`.
+
+  Args:
+    fn: the sampler, `(num_results, num_burnin, thin, seed)` ->
+      `(states, acceptance)`.
+    seconds: Python float, the budget.
+    seed: `[2]` stateless seed of the timed run.
+    calibration_steps: Python `int`, steps of the calibration run; the timed
+      run has at least twice as many.
+    burnin_fraction: Python float in [0, 1), share of the steps discarded.
+    max_kept: Python `int`, most states kept per chain.
+
+  Returns:
+    `(states, acceptance, seconds, thin, total_steps)`: NumPy states
+    `[kept, chains, ...]`, the acceptance as a Python float, the timed run's
+    wall time (compilation excluded), the thinning and the steps run.
+  """
+  calibration = tf.function(
+      lambda s: fn(calibration_steps, 0, 1, s), jit_compile=True,
+      autograph=False)
+  calibration(tf.constant([0, 0]))
+  start = time.time()
+  tf.nest.map_structure(lambda t: t.numpy(),
+                        calibration(tf.constant([0, 1])))
+  per_step = (time.time() - start) / calibration_steps
+  total = max(int(seconds / per_step), 2 * calibration_steps)
+  burnin = int(burnin_fraction * total)
+  thin = max(1, (total - burnin) // max_kept)
+  num_results = (total - burnin) // thin
+  compiled = tf.function(lambda s: fn(num_results, burnin, thin, s),
+                         jit_compile=True, autograph=False)
+  compiled.get_concrete_function(tf.TensorSpec([2], tf.int32))
+  start = time.time()
+  states, acceptance = compiled(tf.constant(seed))
+  states = states.numpy()
+  return states, float(acceptance), time.time() - start, thin, total
