@@ -258,7 +258,7 @@ def main(argv):
       eval_samples), flush=True)
   target_draws = None
   if target_samples:
-    target_draws = tfp_nrg.runs.sample_target(
+    target_draws = tfp_nrg.target_buffer.sample_target(
         target, target_samples, _TARGET_SWEEPS.value,
         tf.random.experimental.stateless_fold_in(evaluation_seed, 1),
         jit_compile=jit_compile,

@@ -132,5 +132,26 @@ def test_rejects_bad_arguments(build, error, match):
     build(target, model)
 
 
+def test_sample_target_in_batches_with_progress():
+  target = tfp_nrg.DualIsing(4, 2.5)
+  calls, lines = [], []
+  progress = tfp_nrg.hooks.ProgressLine('draws', min_seconds=0.,
+                                        log_fn=lines.append)
+  def record(done, total):
+    calls.append((done, total))
+    progress(done, total)
+  draws = tfp_nrg.target_buffer.sample_target(target, 7, 5, seed=(1, 2), jit_compile=False,
+                             chains_per_call=3, progress=record)
+  assert draws.shape == [7, 4, 4]
+  assert calls == [(3, 7), (6, 7), (7, 7)]
+  assert lines[-1].startswith('  draws: 7/7') and 'left' in lines[0]
+  # Batch i is sample_by_metropolis with the seed fold_in(seed, i).
+  np.testing.assert_array_equal(
+      draws[3:6], target.sample_by_metropolis(
+          3, 5, tf.random.experimental.stateless_fold_in([1, 2], 1)))
+  with pytest.raises(ValueError, match='num_samples'):
+    tfp_nrg.target_buffer.sample_target(target, 0, 5, seed=(1, 2))
+
+
 if __name__ == '__main__':
   raise SystemExit(pytest.main([__file__]))

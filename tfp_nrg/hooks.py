@@ -159,7 +159,7 @@ class ProgressLine:
   """A `progress(done, total)` callback for long phases outside `fit`.
 
   Prints `label: done/total (elapsed, about ... left)` at most every
-  `min_seconds` and at the end, e.g. for `runs.sample_target` or
+  `min_seconds` and at the end, e.g. for `target_buffer.sample_target` or
   `evaluation.evaluate(progress=...)`.
   """
 

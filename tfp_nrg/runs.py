@@ -35,8 +35,7 @@ from tfp_nrg import targets
 from tfp_nrg import training
 from tfp_nrg.internal import checks
 
-__all__ = ['FORMAT_VERSION', 'Run', 'RunConfig', 'Z2_SYMMETRIES', 'load',
-           'sample_target']
+__all__ = ['FORMAT_VERSION', 'Run', 'RunConfig', 'Z2_SYMMETRIES', 'load']
 
 FORMAT_VERSION = 3
 TARGETS = ('dual_ising', 'phi4')
@@ -281,7 +280,7 @@ class RunConfig:
       jit_compile: Python `bool`.
       strategy: optional `tf.distribute.Strategy`.
       buffer_progress: optional callable `(done, total)`, called as the
-        target buffer is drawn (see `sample_target`).
+        target buffer is drawn (see `target_buffer.sample_target`).
       **kwargs: further `Trainer` arguments.
 
     Returns:
@@ -318,53 +317,17 @@ class RunConfig:
   def build_target_buffer(self, target, jit_compile=True, progress=None):
     """`buffer_size` draws of `target`, refreshed by its local kernel.
 
-    The draws come from `sample_target` (`progress` is passed on).
+    The draws come from `target_buffer.sample_target` (`progress` is passed
+    on).
     """
     seed = tf.random.experimental.stateless_fold_in(
         checks.stateless_seed(self.seed), _BUFFER_SEED)
-    draws = sample_target(target, self.buffer_size, self.buffer_sweeps, seed,
-                          jit_compile=jit_compile, progress=progress)
+    draws = target_buffer.sample_target(
+        target, self.buffer_size, self.buffer_sweeps, seed,
+        jit_compile=jit_compile, progress=progress)
     kernel = (target.local_kernel(self.buffer_refresh_sweeps)
               if self.buffer_refresh_sweeps else None)
     return target_buffer.TargetBuffer(draws, kernel=kernel)
-
-
-def sample_target(target, num_samples, num_sweeps, seed, jit_compile=True,
-                  chains_per_call=512, progress=None):
-  """Independent draws of `target` by `sample_by_metropolis`, in batches.
-
-  The chains run `chains_per_call` at a time in one compiled function (the
-  last batch is drawn whole and cut), so that a long draw (large `L`, many
-  sweeps) reports its progress: `progress(done, num_samples)` is called
-  after each batch. Batch `i` uses the seed `fold_in(seed, i)`.
-
-  Args:
-    target: a target with `sample_by_metropolis` (e.g. `DualIsing`).
-    num_samples: Python `int` >= 1.
-    num_sweeps: Python `int` >= 1, sweeps behind each draw.
-    seed: a stateless seed.
-    jit_compile: Python `bool`.
-    chains_per_call: Python `int` >= 1.
-    progress: optional callable `(done, total)`.
-
-  Returns:
-    `Tensor` `[num_samples] + event_shape`.
-  """
-  num_samples = checks.check_positive_int(num_samples, 'num_samples')
-  num_sweeps = checks.check_positive_int(num_sweeps, 'num_sweeps')
-  chains = min(checks.check_positive_int(chains_per_call, 'chains_per_call'),
-               num_samples)
-  seed = checks.stateless_seed(seed)
-  draw = tf.function(
-      lambda batch_seed: target.sample_by_metropolis(chains, num_sweeps,
-                                                     batch_seed),
-      jit_compile=jit_compile, autograph=False)
-  batches = []
-  for i in range(-(-num_samples // chains)):
-    batches.append(draw(tf.random.experimental.stateless_fold_in(seed, i)))
-    if progress is not None:
-      progress(min((i + 1) * chains, num_samples), num_samples)
-  return tf.concat(batches, axis=0)[:num_samples]
 
 
 def _upgrade_version_2(record):

@@ -18,6 +18,9 @@ buffer = tfp_nrg.TargetBuffer(
     kernel=target.local_kernel(num_sweeps=1))
 x = buffer.sample(256, seed=(2, 3))     # [256, 8, 8], refreshed in place
 ```
+
+`sample_target` draws such a pool in batches of chains, reporting progress
+(for large lattices, where the draws take minutes).
 """
 
 import tensorflow as tf
@@ -25,7 +28,7 @@ import tensorflow_probability as tfp
 
 from tfp_nrg.internal import checks
 
-__all__ = ['TargetBuffer']
+__all__ = ['TargetBuffer', 'sample_target']
 
 
 class TargetBuffer(tf.Module):
@@ -103,3 +106,41 @@ class TargetBuffer(tf.Module):
       x, results = self._kernel.one_step(x, results, seed=step_seed)
     self.draws.scatter_nd_update(index[:, tf.newaxis], x)
     return x
+
+
+def sample_target(target, num_samples, num_sweeps, seed, jit_compile=True,
+                  chains_per_call=512, progress=None):
+  """Independent draws of `target` by `sample_by_metropolis`, in batches.
+
+  The chains run `chains_per_call` at a time in one compiled function (the
+  last batch is drawn whole and cut), so that a long draw (large `L`, many
+  sweeps) reports its progress: `progress(done, num_samples)` is called
+  after each batch. Batch `i` uses the seed `fold_in(seed, i)`.
+
+  Args:
+    target: a target with `sample_by_metropolis` (e.g. `DualIsing`).
+    num_samples: Python `int` >= 1.
+    num_sweeps: Python `int` >= 1, sweeps behind each draw.
+    seed: a stateless seed.
+    jit_compile: Python `bool`.
+    chains_per_call: Python `int` >= 1.
+    progress: optional callable `(done, total)`.
+
+  Returns:
+    `Tensor` `[num_samples] + event_shape`.
+  """
+  num_samples = checks.check_positive_int(num_samples, 'num_samples')
+  num_sweeps = checks.check_positive_int(num_sweeps, 'num_sweeps')
+  chains = min(checks.check_positive_int(chains_per_call, 'chains_per_call'),
+               num_samples)
+  seed = checks.stateless_seed(seed)
+  draw = tf.function(
+      lambda batch_seed: target.sample_by_metropolis(chains, num_sweeps,
+                                                     batch_seed),
+      jit_compile=jit_compile, autograph=False)
+  batches = []
+  for i in range(-(-num_samples // chains)):
+    batches.append(draw(tf.random.experimental.stateless_fold_in(seed, i)))
+    if progress is not None:
+      progress(min((i + 1) * chains, num_samples), num_samples)
+  return tf.concat(batches, axis=0)[:num_samples]
