@@ -3,16 +3,27 @@
 A sampler is `fn(num_results, num_burnin, thin, seed) -> (states, acceptance)`.
 `run_for` compiles it (XLA), times it on a short run to learn its cost per
 step, and runs it again with the number of steps that fills the budget: the
-first `burnin_fraction` of them are discarded and the rest thinned to at most
-`max_kept` states per chain.
+first `--burnin_fraction` of them are discarded and the rest thinned to at
+most `--max_kept` states per chain. The flags here are those of every
+sampling benchmark.
 """
 
 import time
 
+from absl import flags
 import tensorflow as tf
 
+NUM_CHAINS = flags.DEFINE_integer('num_chains', 64, 'Chains per sampler.')
+SECONDS = flags.DEFINE_float('seconds', 60., 'Wall-clock budget a sampler.')
+REFERENCE_SECONDS = flags.DEFINE_float(
+    'reference_seconds', 240., 'Budget of the long reference run.')
+MAX_KEPT = flags.DEFINE_integer('max_kept', 1000,
+                                'States kept per chain (thinned to this).')
+BURNIN_FRACTION = flags.DEFINE_float('burnin_fraction', 0.2,
+                                     'Share of the steps discarded.')
 
-def run_for(fn, seconds, seed, calibration_steps, burnin_fraction, max_kept):
+
+def run_for(fn, seconds, seed, calibration_steps):
   """Calibrates `fn`'s cost per step, then runs it for about `seconds`.
 
   Args:
@@ -22,8 +33,6 @@ def run_for(fn, seconds, seed, calibration_steps, burnin_fraction, max_kept):
     seed: `[2]` stateless seed of the timed run.
     calibration_steps: Python `int`, steps of the calibration run; the timed
       run has at least twice as many.
-    burnin_fraction: Python float in [0, 1), share of the steps discarded.
-    max_kept: Python `int`, most states kept per chain.
 
   Returns:
     `(states, acceptance, seconds, thin, total_steps)`: NumPy states
@@ -39,8 +48,8 @@ def run_for(fn, seconds, seed, calibration_steps, burnin_fraction, max_kept):
                         calibration(tf.constant([0, 1])))
   per_step = (time.time() - start) / calibration_steps
   total = max(int(seconds / per_step), 2 * calibration_steps)
-  burnin = int(burnin_fraction * total)
-  thin = max(1, (total - burnin) // max_kept)
+  burnin = int(BURNIN_FRACTION.value * total)
+  thin = max(1, (total - burnin) // MAX_KEPT.value)
   num_results = (total - burnin) // thin
   compiled = tf.function(lambda s: fn(num_results, burnin, thin, s),
                          jit_compile=True, autograph=False)

@@ -1,4 +1,4 @@
-r"""Plain HMC against global–local with a trained flow on phi^4, equal wall time.
+r"""Plain HMC against global–local with a trained flow on phi^4, equal time.
 
 For each trained run (`--model_dirs`, runs of `examples/train_phi4.py`), at its
 L, m2 and lam, runs `--num_chains` chains of
@@ -33,20 +33,12 @@ import tfp_nrg
 
 _MODEL_DIRS = flags.DEFINE_list('model_dirs', None,
                                 'Runs of examples/train_phi4.py.')
-_NUM_CHAINS = flags.DEFINE_integer('num_chains', 64, 'Chains per sampler.')
-_SECONDS = flags.DEFINE_float('seconds', 60., 'Wall-clock budget a sampler.')
-_REFERENCE_SECONDS = flags.DEFINE_float(
-    'reference_seconds', 240., 'Budget of the HMC reference run.')
 _LEAPFROG_STEPS = flags.DEFINE_list('leapfrog_steps', ['5', '10', '20'],
                                     'HMC trajectories (leapfrog steps).')
 _GL_LEAPFROG_STEPS = flags.DEFINE_integer(
     'gl_leapfrog_steps', 10, 'Leapfrog steps of global–local\'s HMC.')
 _NUM_LOCAL_STEPS = flags.DEFINE_integer(
     'num_local_steps', 1, 'HMC steps before each flow proposal.')
-_BURNIN_FRACTION = flags.DEFINE_float('burnin_fraction', 0.2,
-                                      'Share of the steps discarded.')
-_MAX_KEPT = flags.DEFINE_integer('max_kept', 1000,
-                                 'States kept per chain (thinned to this).')
 flags.mark_flag_as_required('model_dirs')
 
 _CALIBRATION_STEPS = 20
@@ -79,7 +71,8 @@ def sampler(run, leapfrog_steps, flow_proposals):
           num_local_steps=_NUM_LOCAL_STEPS.value)
     init_seed, chain_seed = tfp.random.split_seed(seed, n=2)
     states, accepted = tfp.mcmc.sample_chain(
-        num_results, model.sample(_NUM_CHAINS.value, seed=init_seed),
+        num_results,
+        model.sample(equal_time.NUM_CHAINS.value, seed=init_seed),
         kernel=kernel, num_burnin_steps=num_burnin,
         num_steps_between_results=thin - 1,
         trace_fn=lambda _, r: tf.cast(is_accepted(r), tf.float32),
@@ -89,15 +82,10 @@ def sampler(run, leapfrog_steps, flow_proposals):
   return fn
 
 
-def run_for(fn, seconds, seed):
-  """`equal_time.run_for` with this benchmark's flags."""
-  return equal_time.run_for(fn, seconds, seed, _CALIBRATION_STEPS,
-                            _BURNIN_FRACTION.value, _MAX_KEPT.value)
-
-
 def row(run, name, summary, reference, acceptance, seconds, thin, total):
   """One printed line per sampler."""
-  kept = _NUM_CHAINS.value * total * (1. - _BURNIN_FRACTION.value)
+  kept = equal_time.NUM_CHAINS.value * total * (
+      1. - equal_time.BURNIN_FRACTION.value)
   taus = {key: summary[key + '_autocorrelation_time'] * thin
           for key in ('abs_magnetization', 'susceptibility')}
   z = {}
@@ -129,7 +117,7 @@ def main(argv):
   tf.get_logger().setLevel('ERROR')  # TFP's FFT autocorrelation casts.
   print('Each sampler runs {:.0f} s wall; errors in parentheses are in units '
         'of the last digit shown (1e-4 for phi^2, |m|; 1e-3 for chi, U).'
-        .format(_SECONDS.value))
+        .format(equal_time.SECONDS.value))
   print('{:>3} {:>6} {:<16} {:>7} {:>5} {:>13} {:>12} {:>14} {:>12} {:>7} '
         '{:>8} {:>7} {:>8} {}'.format(
             'L', 'lam', 'sampler', 'steps/s', 'acc.', '<phi^2>', '<|m|>',
@@ -139,16 +127,17 @@ def main(argv):
     run = tfp_nrg.runs.load(model_dir)
     if not isinstance(run.target, tfp_nrg.Phi4):
       raise ValueError('{!r} is not a phi^4 run.'.format(model_dir))
-    states, *_ = run_for(sampler(run, 10, False), _REFERENCE_SECONDS.value,
-                         [9, 9])
+    states, *_ = equal_time.run_for(
+        sampler(run, 10, False), equal_time.REFERENCE_SECONDS.value, [9, 9],
+        _CALIBRATION_STEPS)
     reference = tfp_nrg.observables.phi4_chain_summary(run.target, states)
     rows = [('hmc L={}'.format(n), sampler(run, int(n), False))
             for n in _LEAPFROG_STEPS.value]
     rows.append(('global_local L={}'.format(_GL_LEAPFROG_STEPS.value),
                  sampler(run, _GL_LEAPFROG_STEPS.value, True)))
     for name, fn in rows:
-      states, acceptance, seconds, thin, total = run_for(fn, _SECONDS.value,
-                                                         [2, 2])
+      states, acceptance, seconds, thin, total = equal_time.run_for(
+          fn, equal_time.SECONDS.value, [2, 2], _CALIBRATION_STEPS)
       summary = tfp_nrg.observables.phi4_chain_summary(run.target, states)
       row(run, name, summary, reference, acceptance, seconds, thin, total)
 

@@ -37,14 +37,6 @@ import tfp_nrg
 
 _MODEL_DIRS = flags.DEFINE_list('model_dirs', None,
                                 'Runs of examples/train_ising.py.')
-_NUM_CHAINS = flags.DEFINE_integer('num_chains', 64, 'Chains per sampler.')
-_SECONDS = flags.DEFINE_float('seconds', 60., 'Wall-clock budget a sampler.')
-_REFERENCE_SECONDS = flags.DEFINE_float(
-    'reference_seconds', 240., 'Budget of the checkerboard reference run.')
-_MAX_KEPT = flags.DEFINE_integer('max_kept', 1000,
-                                 'States kept per chain (thinned to this).')
-_BURNIN_FRACTION = flags.DEFINE_float('burnin_fraction', 0.2,
-                                      'Share of the steps discarded.')
 flags.mark_flag_as_required('model_dirs')
 
 _CALIBRATION_STEPS = 50
@@ -82,7 +74,7 @@ def kernel_chains(kernel, model, num_chains, num_results, num_burnin, thin,
 def samplers(run):
   """`{name: fn(num_results, num_burnin, thin, seed)}` for one run."""
   target, model = run.target, run.model
-  chains = _NUM_CHAINS.value
+  chains = equal_time.NUM_CHAINS.value
   local = target.local_kernel()
   kernels = {
       'local': local,
@@ -97,17 +89,12 @@ def samplers(run):
   return built
 
 
-def run_for(fn, seconds, seed):
-  """`equal_time.run_for` with this benchmark's flags."""
-  return equal_time.run_for(fn, seconds, seed, _CALIBRATION_STEPS,
-                            _BURNIN_FRACTION.value, _MAX_KEPT.value)
-
-
 def row(size, name, label, summary, reference, acceptance, seconds, thin,
         total):
   """One printed line per sampler; returns whether every |z| is below 4."""
   tau = summary['abs_magnetization_autocorrelation_time'] * thin
-  kept = summary['num_chains'] * total * (1. - _BURNIN_FRACTION.value)
+  kept = summary['num_chains'] * total * (
+      1. - equal_time.BURNIN_FRACTION.value)
   z = dict(E=summary['energy_z_score'], C=summary['specific_heat_z_score'])
   for key, short in (('abs_magnetization', '|m|'),
                      ('binder_cumulant', 'U')):
@@ -138,7 +125,7 @@ def main(argv):
   tf.get_logger().setLevel('ERROR')  # TFP's FFT autocorrelation casts.
   print('Each sampler runs {:.0f} s wall; errors in parentheses are in units '
         'of the last digit shown (1e-4 for E, |m|, m^2; 1e-3 for C, U).'
-        .format(_SECONDS.value))
+        .format(equal_time.SECONDS.value))
   print('{:>3} {:<13} {:<8} {:>7} {:>5} {:>15} {:>12} {:>12} {:>12} {:>12} '
         '{:>7} {:>8} {}'.format('L', 'sampler', 'flow', 'steps/s', 'acc.',
                                 'E/N', 'C/N', '|m|', 'm^2', 'Binder U',
@@ -151,19 +138,20 @@ def main(argv):
     label = ('mixed' if run.config.forward_kl_weight > 0. else 'reverse')
     built = samplers(run)
     if size not in references:
-      states, *_ = run_for(built['checkerboard'], _REFERENCE_SECONDS.value,
-                           [9, 9])
+      states, *_ = equal_time.run_for(
+          built['checkerboard'], equal_time.REFERENCE_SECONDS.value, [9, 9],
+          _CALIBRATION_STEPS)
       references[size] = tfp_nrg.observables.ising_chain_summary(
           target, states, seed=(9, 9))
     for name, fn in built.items():
       flow_free = name in ('checkerboard', 'local')
       if flow_free and size in flow_free_done:
         continue  # No flow in it: measured once per L.
-      states, acceptance, seconds, thin, total = run_for(fn, _SECONDS.value,
-                                                         [2, 2])
+      states, acceptance, seconds, thin, total = equal_time.run_for(
+          fn, equal_time.SECONDS.value, [2, 2], _CALIBRATION_STEPS)
       summary = tfp_nrg.observables.ising_chain_summary(target, states,
                                                         seed=(3, 3))
-      summary['num_chains'] = _NUM_CHAINS.value
+      summary['num_chains'] = equal_time.NUM_CHAINS.value
       row(size, name, '-' if flow_free else label, summary, references[size],
           acceptance, seconds, thin, total)
     flow_free_done.add(size)

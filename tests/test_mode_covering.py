@@ -140,8 +140,9 @@ def test_sample_target_in_batches_with_progress():
   def record(done, total):
     calls.append((done, total))
     progress(done, total)
-  draws = tfp_nrg.target_buffer.sample_target(target, 7, 5, seed=(1, 2), jit_compile=False,
-                             chains_per_call=3, progress=record)
+  draws = tfp_nrg.target_buffer.sample_target(
+      target, 7, 5, seed=(1, 2), jit_compile=False, chains_per_call=3,
+      progress=record)
   assert draws.shape == [7, 4, 4]
   assert calls == [(3, 7), (6, 7), (7, 7)]
   assert lines[-1].startswith('  draws: 7/7') and 'left' in lines[0]

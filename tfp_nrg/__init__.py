@@ -2,8 +2,8 @@
 
 NeuralRG (Li & Wang, PRL 121, 260601 (2018)) is a hierarchical normalizing flow
 whose inverse is a learned renormalization group transformation. This package
-provides its bijectors, the dual Ising and lattice phi^4 targets, variational training and
-independence Metropolis sampling, all as TFP citizens.
+provides its bijectors, the dual Ising and lattice phi^4 targets, variational
+training and exact MCMC with flow proposals, all as TFP citizens.
 """
 
 from tfp_nrg import bijectors

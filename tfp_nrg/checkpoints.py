@@ -5,9 +5,10 @@ directory by recording the run's JSON configuration in `tfp_nrg_run.json`,
 and afterwards only lets the same configuration resume there: a directory
 holding another run's configuration, or anything that tfp_nrg did not write
 (no run configuration), is refused with `ForeignCheckpointError` naming what
-it found, so nothing a user saved is overwritten. Reports written beside a run go
-through `unused_path` (a rerun writes `metrics.1.json` beside `metrics.json`)
-or, at a path the user chose, `check_new_file` (refused if it exists).
+it found, so nothing a user saved is overwritten. Reports written beside a
+run go through `unused_path` (a rerun writes `metrics.1.json` beside
+`metrics.json`) or, at a path the user chose, `check_new_file` (refused if it
+exists).
 
 Example:
 

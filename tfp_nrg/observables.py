@@ -212,9 +212,10 @@ def ising_chain_summary(target, states, seed, num_blocks=20):
     `energy_potential_scale_reduction` (R-hat across chains);
     `exact_energy_per_site`, `exact_specific_heat_per_site` (or `None`); and
     `energy_z_score` and `specific_heat_z_score`, the deviations from the
-    exact values in units of their errors (or `None`). Chains that have not equilibrated (a flow that
-    under-covers `pi` as a proposal, chains too short to find what it misses)
-    show up there: their ESS-based errors are then meaningless.
+    exact values in units of their errors (or `None`). Chains that have not
+    equilibrated (a flow that under-covers `pi` as a proposal, chains too
+    short to find what it misses) show up there: their ESS-based errors are
+    then meaningless.
   """
   states = tf.convert_to_tensor(states, dtype=target.dtype, name='states')
   values = _per_state(target, states, seed)
