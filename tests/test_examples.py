@@ -191,7 +191,8 @@ def test_train_phi4_example_end_to_end(tmp_path):
       'train_phi4', '--lattice_size=4', '--m2=0.5', '--lam=0',
       '--num_steps=40', '--batch_size=64', '--num_couplings=2',
       '--hidden_units=8', '--z2=equivariant', '--log_every=20',
-      '--num_chains=8', '--sample_steps=40', '--burnin_steps=20',
+      '--eval_samples=512', '--jit_compile=false', '--num_chains=8',
+      '--sample_steps=40', '--burnin_steps=10',
       '--model_dir={}'.format(model_dir))
   assert done.returncode == 0, done.stderr[-3000:]
   assert 'gap per site' in done.stdout and 'Binder' in done.stdout
@@ -211,9 +212,7 @@ def test_train_phi4_example_end_to_end(tmp_path):
 
 @pytest.mark.parametrize('flag,message', [
     ('--lam=-1', '`lam` must be non-negative'),
-    ('--lam=0', '`m2` must be positive'),
     ('--sample_steps=5', '--sample_steps must be at least 20'),
-    ('--hmc_step_size=0', '--hmc_step_size must be positive'),
     ('--lattice_size=6', 'power of two'),
 ])
 def test_train_phi4_checks_flags_before_any_work(flag, message, tmp_path):
