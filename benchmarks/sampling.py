@@ -9,7 +9,9 @@ and T, runs `--num_chains` chains of
                  become dual states by the exact x | s;
   local          the dual spin kernel on x (`DualIsing.local_kernel`);
   independence   independence Metropolis with the flow (`--model_dirs`);
-  global_local   one local step, then one flow proposal (`mcmc.GlobalLocal`).
+  global_local   one local step, then one flow proposal (`mcmc.GlobalLocal`);
+                 with `--num_local_steps=1,10`, a row per number of local
+                 steps between flow proposals (`gl k=10`).
 
 Each sampler gets the same wall-clock budget (`--seconds`): it is compiled
 and timed on a short run, given the number of steps that fills the budget,
@@ -38,6 +40,9 @@ import tfp_nrg
 _MODEL_DIRS = flags.DEFINE_list('model_dirs', None,
                                 'Runs of examples/train_ising.py.')
 flags.mark_flag_as_required('model_dirs')
+_NUM_LOCAL_STEPS = flags.DEFINE_list(
+    'num_local_steps', ['1'],
+    'Local steps per flow proposal of the global-local rows, one row each.')
 
 _CALIBRATION_STEPS = 50
 _MAX_Z = 4.
@@ -80,8 +85,11 @@ def samplers(run):
       'local': local,
       'independence': tfp_nrg.mcmc.IndependenceMetropolis(target.log_prob,
                                                           model),
-      'global_local': tfp_nrg.mcmc.GlobalLocal(target.log_prob, model, local),
   }
+  for k in (int(k) for k in _NUM_LOCAL_STEPS.value):
+    kernels['global_local' if k == 1 else 'gl k={}'.format(k)] = (
+        tfp_nrg.mcmc.GlobalLocal(target.log_prob, model, local,
+                                 num_local_steps=k))
   built = {'checkerboard': lambda *a: checkerboard_chains(target, chains, *a)}
   for name, kernel in kernels.items():
     built[name] = (lambda k: lambda *a: kernel_chains(k, model, chains, *a))(

@@ -14,17 +14,27 @@ take at this machine's float32 matmul rate (measured on a 1024 x 1024
 matmul): the FLOP bound.
 
   python benchmarks/train_step.py [--lattice_sizes=8,16] [--steps=30] \
-      [--z2=mixture,equivariant] [--jit=xla,graph]
+      [--z2=mixture,equivariant] [--jit=xla,graph] [--profile]
+
+With `--profile`, each XLA configuration also traces 5 steps with
+`tf.profiler` (XLA:CPU emitting one trace event per HLO op) and prints where
+the step's time goes: the time of every HLO op, summed by kind (matmuls,
+tanh fusions, data movement, reductions, other elementwise work, ...).
 
 For reference, the PyTorch implementation of the paper takes 1.17 s per step
 at L = 8 and 3.3 s at L = 16 on this 2-core machine class (batch 512, one
 thread).
 """
 
+import collections
+import glob
 import json
+import os
+import re
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 from absl import app
@@ -38,6 +48,9 @@ _Z2 = flags.DEFINE_list('z2', ['mixture', 'equivariant'],
                         'Z2 symmetries to compare (mixture, equivariant).')
 _JIT = flags.DEFINE_list('jit', ['xla', 'graph'],
                          'Compilation: xla, graph (tf.function alone).')
+_PROFILE = flags.DEFINE_bool(
+    'profile', False, 'Also trace 5 XLA steps and print the HLO ops\' time '
+    'by kind.')
 _CHILD = flags.DEFINE_string('child', None, 'Internal: run one configuration.')
 NUM_COUPLINGS, HIDDEN_UNITS = 10, (10, 10, 10)
 
@@ -64,6 +77,54 @@ def matmul_gflops(size=1024, repeats=20):
   return 2. * size**3 * repeats / (time.time() - start) / 1e9
 
 
+# HLO op kinds, matched in order against an op's lower-cased name (XLA names
+# fusions by their root ops; dots keep their TensorFlow names, MatMul...).
+_OP_KINDS = (
+    ('matmul', ('matmul', 'dot')),
+    ('tanh fusions', ('tanh',)),
+    ('exp/log fusions', ('exponential', 'log')),
+    ('data movement', ('concatenate', 'slice', 'transpose', 'copy', 'pad',
+                       'gather', 'scatter', 'bitcast', 'reshape', 'broadcast',
+                       'select')),
+    ('reductions', ('reduce',)),
+    ('fft', ('fft',)),
+)
+
+
+def profile_ops(step_fn, num_steps=5):
+  """Seconds per step of the HLO ops of `step_fn`, summed by kind.
+
+  Needs `--xla_cpu_enable_xprof_traceme` in `XLA_FLAGS` before TensorFlow
+  starts (the parent passes it to the child process).
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=g-import-not-at-top
+  log_dir = tempfile.mkdtemp()
+  tf.profiler.experimental.start(log_dir)
+  for _ in range(num_steps):
+    step_fn()
+  tf.profiler.experimental.stop()
+  space = xplane_pb2.XSpace()
+  with open(glob.glob(os.path.join(log_dir, '**', '*.xplane.pb'),
+                      recursive=True)[0], 'rb') as f:
+    space.ParseFromString(f.read())
+  seconds, counts = collections.Counter(), collections.Counter()
+  for plane in space.planes:
+    for line in plane.lines:
+      for event in line.events:
+        name = plane.event_metadata[event.metadata_id].name
+        if not re.fullmatch(r'[\w.-]+\.\d+', name):
+          continue  # Not an HLO op (runtime and Python events).
+        lower = name.lower()
+        kind = next((k for k, keys in _OP_KINDS
+                     if any(key in lower for key in keys)),
+                    'other elementwise')
+        seconds[kind] += event.duration_ps * 1e-12 / num_steps
+        counts[kind] += 1. / num_steps
+  return {kind: dict(seconds=seconds[kind], ops=counts[kind])
+          for kind in seconds}
+
+
 def measure(lattice_size, jit_compile, z2, steps, batch_size):
   """Times `steps` training steps after the first (compiling) one."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -88,10 +149,21 @@ def measure(lattice_size, jit_compile, z2, steps, batch_size):
     trainer.train_step()
   per_step = (time.time() - start) / steps
   peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.
+  profile = (profile_ops(trainer.train_step)
+             if _PROFILE.value and jit_compile else None)
   return dict(lattice_size=lattice_size, jit_compile=jit_compile, z2=z2,
               first_step_seconds=first, seconds_per_step=per_step,
               steps_per_second=1. / per_step, peak_rss_mib=peak_mib,
-              gflop_per_step=flops / 1e9)
+              gflop_per_step=flops / 1e9, profile=profile)
+
+
+def print_profile(profile):
+  """The HLO ops' time by kind, largest first."""
+  total = sum(v['seconds'] for v in profile.values())
+  print('       HLO ops, summed over both threads: {:.4f} s/step'.format(total))
+  for kind, v in sorted(profile.items(), key=lambda kv: -kv[1]['seconds']):
+    print('       {:<18} {:>8.4f} s {:>5.1f}% {:>7.0f} ops/step'.format(
+        kind, v['seconds'], 100. * v['seconds'] / total, v['ops']))
 
 
 def main(argv):
@@ -109,12 +181,17 @@ def main(argv):
   for size in (int(s) for s in _LATTICE_SIZES.value):
     for jit in _JIT.value:
       for z2 in _Z2.value:
+        env = dict(os.environ)
+        if _PROFILE.value:
+          env['XLA_FLAGS'] = (env.get('XLA_FLAGS', '') +
+                              ' --xla_cpu_enable_xprof_traceme=true')
         out = subprocess.run(
             [sys.executable, __file__,
              '--child={},{},{}'.format(size, jit, z2),
              '--steps={}'.format(_STEPS.value),
-             '--batch_size={}'.format(_BATCH_SIZE.value)],
-            capture_output=True, text=True, check=True)
+             '--batch_size={}'.format(_BATCH_SIZE.value),
+             '--profile={}'.format(_PROFILE.value)],
+            capture_output=True, text=True, check=True, env=env)
         row = json.loads(out.stdout.strip().splitlines()[-1])
         reference = PYTORCH_SECONDS_PER_STEP.get(size)
         speedup = ('{:.1f}x'.format(reference / row['seconds_per_step'])
@@ -126,6 +203,8 @@ def main(argv):
                    row['seconds_per_step'], row['steps_per_second'], speedup,
                    row['gflop_per_step'], row['gflop_per_step'] / gflops,
                    row['peak_rss_mib']), flush=True)
+        if row['profile']:
+          print_profile(row['profile'])
 
 
 if __name__ == '__main__':

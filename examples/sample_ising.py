@@ -13,6 +13,13 @@ Kernels (`--kernel`):
   local          the dual spin kernel alone (x -> s -> sweeps -> x), no flow;
   latent_hmc     adaptive HMC in the flow's latent space.
 
+With `--adapt_steps=N`, the flow is first fitted to its own chains (flowMC's
+training phase): `--num_chains` global-local chains run `--num_burnin_steps`
+steps and then 64 more, whose states feed `N` Adam steps on the reverse KL
+plus the forward KL on them (`tfp_nrg.adaptation.fit_to_chains`, at
+`--adapt_learning_rate`); the production chains then use the adapted flow.
+The run's saved model is not changed.
+
 Usage:
 
   python examples/sample_ising.py --model_dir=runs/ising_L8_... \
@@ -53,6 +60,11 @@ _NUM_LOCAL_STEPS = flags.DEFINE_integer(
     'num_local_steps', 1, 'global_local: local steps per flow proposal.')
 _LOCAL_SWEEPS = flags.DEFINE_integer(
     'local_sweeps', 1, 'Checkerboard sweeps per step of the local kernel.')
+_ADAPT_STEPS = flags.DEFINE_integer(
+    'adapt_steps', 0, 'Adam steps fitting the flow to its own chains before '
+    'the production run (0: none).')
+_ADAPT_LEARNING_RATE = flags.DEFINE_float(
+    'adapt_learning_rate', 1e-4, 'Adam learning rate of the adaptation.')
 _LATENT_HMC = flags.DEFINE_bool(
     'latent_hmc', False, 'Also run HMC in the latent space, reported under '
     '"latent_hmc".')
@@ -62,11 +74,16 @@ _METRICS_OUT = flags.DEFINE_string('metrics_out', None,
 flags.mark_flag_as_required('model_dir')
 for _name, _minimum in (('num_chains', 1), ('num_steps', 2),
                         ('num_burnin_steps', 0), ('num_local_steps', 0),
-                        ('local_sweeps', 1)):
+                        ('local_sweeps', 1), ('adapt_steps', 0)):
   flags.register_validator(
       _name, lambda value, minimum=_minimum: value >= minimum,
       message='--{} must be at least {}.'.format(_name, _minimum))
 
+flags.register_validator(
+    'adapt_learning_rate', lambda value: value > 0.,
+    message='--adapt_learning_rate must be positive.')
+# Steps kept per chain for the adaptation's pool of states.
+_ADAPT_STATES_PER_CHAIN = 64
 # |energy - exact| / error above which the chains are reported unequilibrated
 # (a 4-sigma deviation has probability 6e-5 for equilibrated chains).
 _MAX_Z_SCORE = 4.
@@ -121,9 +138,12 @@ def run_and_report(name, target, sample_fn, seed):
               ess_per_second=ess / seconds, sampling_seconds=seconds)
 
 
-def chains_fn(kernel, model, target, seeds):
-  """A function running the chains of `kernel`: `() -> (states, accepted)`."""
-  num_chains, num_steps = _NUM_CHAINS.value, _NUM_STEPS.value
+def chains_fn(kernel, model, target, seeds, num_steps=None):
+  """A function running the chains of `kernel`: `() -> (states, accepted)`.
+
+  `num_steps` kept per chain, default `--num_steps`.
+  """
+  num_chains, num_steps = _NUM_CHAINS.value, num_steps or _NUM_STEPS.value
   if kernel == 'independence':
     return lambda: tfp_nrg.mcmc.sample_independence_chains(
         target.log_prob, model, num_chains, num_steps, _NUM_BURNIN.value,
@@ -146,6 +166,27 @@ def chains_fn(kernel, model, target, seeds):
       _NUM_BURNIN.value, seed=seeds[0])
 
 
+def adapt(model, target, batch_size, seeds):
+  """Fits `model` to the states of global-local chains; returns figures."""
+  seeds = tfp.random.split_seed(seeds[3], n=4)  # Not the production chains'.
+  (states, accepted), seconds = run_chains(chains_fn(
+      'global_local', model, target, seeds,
+      num_steps=_ADAPT_STATES_PER_CHAIN))
+  print('adaptation: {} global-local chains x {} steps after {} burn-in '
+        '({:.1f} s), flow acceptance {:.3f}; fitting the flow to their states '
+        'for {} steps'.format(_NUM_CHAINS.value, _ADAPT_STATES_PER_CHAIN,
+                              _NUM_BURNIN.value, seconds, accepted.mean(),
+                              _ADAPT_STEPS.value))
+  result = tfp_nrg.adaptation.fit_to_chains(
+      model, target.log_prob, states, num_steps=_ADAPT_STEPS.value,
+      batch_size=batch_size, learning_rate=_ADAPT_LEARNING_RATE.value,
+      refresh_kernel=target.local_kernel(_LOCAL_SWEEPS.value),
+      seed=seeds[3], log_every=max(1, _ADAPT_STEPS.value // 4))
+  return dict(adapt_steps=result.steps,
+              adapt_seconds=seconds + result.train_seconds,
+              adapt_chain_acceptance_rate=float(accepted.mean()))
+
+
 def main(argv):
   del argv
   # TF's INFO lines, and TFP's autocorrelation FFT warning on casting its
@@ -164,13 +205,15 @@ def main(argv):
   print('Model of {} ({} training steps), L = {}, T = {:.6f}'.format(
       _MODEL_DIR.value, step, target.lattice_size, temperature))
   seeds = tfp.random.split_seed((0, _SEED.value), n=4)
+  adaptation = (adapt(model, target, run.config.batch_size, seeds)
+                if _ADAPT_STEPS.value else {})
 
   metrics = run_and_report(_KERNEL.value, target,
                            chains_fn(_KERNEL.value, model, target, seeds),
                            seeds[2])
   metrics.update(kernel=_KERNEL.value, num_chains=_NUM_CHAINS.value,
                  num_steps=_NUM_STEPS.value, temperature=temperature,
-                 lattice_size=target.lattice_size)
+                 lattice_size=target.lattice_size, **adaptation)
   if _LATENT_HMC.value:
     metrics['latent_hmc'] = run_and_report(
         'latent_hmc', target, chains_fn('latent_hmc', model, target, seeds),

@@ -52,6 +52,10 @@ ESTIMATOR = flags.DEFINE_enum(
     'gradient_estimator', 'reparameterization',
     ['reparameterization', 'path'],
     'Reparameterization, or the path ("sticking the landing") gradient.')
+BETA_ANNEALING = flags.DEFINE_float(
+    'beta_annealing', 0.,
+    'Beta annealing rate a in [0, 1): the reverse KL of step t fits '
+    'pi^(1 - a^(t+1)) (e.g. 0.998); 0: none.')
 SEED = flags.DEFINE_integer('seed', 0, 'Seed of the whole run.')
 DTYPE = flags.DEFINE_enum('dtype', 'float32', ['float32', 'float64'],
                           'Floating-point precision.')
@@ -87,7 +91,8 @@ def run_config(**target_fields):
       dtype=DTYPE.value, batch_size=BATCH_SIZE.value,
       num_steps=NUM_STEPS.value, learning_rate=LEARNING_RATE.value,
       lr_schedule=SCHEDULE.value, clip_norm=CLIP_NORM.value or None,
-      gradient_estimator=ESTIMATOR.value, seed=SEED.value, **target_fields)
+      gradient_estimator=ESTIMATOR.value,
+      beta_annealing=BETA_ANNEALING.value, seed=SEED.value, **target_fields)
 
 
 def eval_samples():

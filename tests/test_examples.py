@@ -79,6 +79,7 @@ def test_train_example_refuses_another_configuration(trained_example_run):
     ('--target_samples=1', '--target_samples must be 0'),
     ('--target_sweeps=0', '--target_sweeps must be at least 1'),
     ('--learning_rate=0', 'learning_rate'),
+    ('--beta_annealing=1', '`beta_annealing` must be in [0, 1)'),
     ('--num_steps=-1', '--num_steps must be at least 0'),
     ('--metrics_out=/nonexistent/dir/m.json', 'not a writable directory'),
 ])
@@ -155,17 +156,26 @@ def test_sample_example_end_to_end(trained_example_run, tmp_path):
       tfp_nrg.exact.ising_energy_per_site(4, T_C))
   assert sampled['kernel'] == 'global_local'
   assert 'latent_hmc' in sampled
-  for kernel in ('independence', 'local'):
+  saved = {p: p.read_bytes() for p in trained_example_run['model_dir'].rglob(
+      '*') if p.is_file()}
+  for kernel, adapt_steps in (('independence', 7), ('local', 0)):
     out = tmp_path / '{}.json'.format(kernel)
     done = helpers.run_example(
         'sample_ising', '--model_dir={}'.format(
             trained_example_run['model_dir']), '--num_chains=8',
         '--num_steps=60', '--num_burnin_steps=20', '--kernel=' + kernel,
-        '--metrics_out={}'.format(out))
+        '--adapt_steps={}'.format(adapt_steps), '--metrics_out={}'.format(out))
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result['kernel'] == kernel
     assert (result['acceptance_rate'] == 1.) == (kernel == 'local')
+    assert ('adapt_steps' in result) == bool(adapt_steps)
+  adapted = json.loads((tmp_path / 'independence.json').read_text())
+  assert adapted['adapt_steps'] == 7 and adapted['adapt_seconds'] > 0.
+  assert 0. <= adapted['adapt_chain_acceptance_rate'] <= 1.
+  # Adapting changes the loaded flow, never the saved run.
+  assert {p: p.read_bytes() for p in trained_example_run['model_dir'].rglob(
+      '*') if p.is_file()} == saved
   done = helpers.run_example('sample_ising', *flags[:-1], '--temperature=3.0')
   assert done.returncode != 0 and 'allow_other_temperature' in done.stderr
   # A metrics file that exists is refused before any work, and kept.

@@ -110,6 +110,58 @@ def test_training_with_the_forward_kl_resumes_exactly(tmp_path):
                   .train_step().cross_entropy)
 
 
+def test_fit_to_chains_moves_the_flow_towards_the_states():
+  """Adapting on exact draws of pi lowers the cross entropy on held-out ones.
+
+  A flow trained 60 steps on the reverse KL alone, then adapted 60 steps on
+  4096 enumerated draws of pi (shaped like 64 chains x 64 steps): -E_pi[ln q]
+  over 4096 other exact draws falls by more than its error (measured: from
+  32.09 to 30.51 nats, errors 0.09); a flow trained 60 more reverse-KL steps
+  instead does not get there (31.13).
+  """
+  target, x = helpers.exact_dual_draws(4, T_C, num_steps=128, num_chains=64,
+                                       seed=5)
+  states, held_out = x[:64], x[64:].reshape(-1, 4, 4)
+
+  def cross_entropy(model):
+    values = -model.log_prob(held_out).numpy()
+    return values.mean(), values.std() / len(values)**0.5
+
+  def reverse_trained():
+    model = tfp_nrg.Symmetrized(tfp_nrg.neural_rg(4, dtype=tf.float64, seed=2,
+                                                  **SMALL))
+    training.Trainer(model, target.log_prob, batch_size=64,
+                     learning_rate=1e-2, seed=1).fit(60, log_every=0)
+    return model
+
+  adapted, longer = reverse_trained(), reverse_trained()
+  before, error = cross_entropy(adapted)
+  result = tfp_nrg.adaptation.fit_to_chains(
+      adapted, target.log_prob, states, num_steps=60, batch_size=64,
+      learning_rate=1e-2, refresh_kernel=target.local_kernel(), seed=3)
+  assert result.steps == 60 and not result.interrupted
+  after, _ = cross_entropy(adapted)
+  training.Trainer(longer, target.log_prob, batch_size=64, learning_rate=1e-2,
+                   seed=3).fit(60, log_every=0)
+  assert after < before - 4. * error
+  assert after < cross_entropy(longer)[0] - 4. * error
+
+
+def test_fit_to_chains_rejects_bad_states():
+  target = tfp_nrg.DualIsing(4, T_C)
+  model = tfp_nrg.neural_rg(4, **SMALL)
+  with pytest.raises(ValueError, match='event shape'):
+    tfp_nrg.adaptation.fit_to_chains(model, target.log_prob,
+                                     tf.zeros([3, 2, 8, 8]), 1, 8, 1e-3)
+  with pytest.raises(ValueError, match='forward_kl_weight'):
+    tfp_nrg.adaptation.fit_to_chains(model, target.log_prob,
+                                     tf.zeros([3, 2, 4, 4]), 1, 8, 1e-3,
+                                     forward_kl_weight=0.)
+  with pytest.raises(ValueError, match='finite'):
+    tfp_nrg.adaptation.fit_to_chains(model, target.log_prob,
+                                     tf.fill([3, 2, 4, 4], np.inf), 1, 8, 1e-3)
+
+
 @pytest.mark.parametrize('build,error,match', [
     (lambda t, m: tfp_nrg.TargetBuffer(tf.zeros([0, 4, 4])), ValueError,
      'non-empty'),

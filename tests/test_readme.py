@@ -22,7 +22,8 @@ def test_readme_documents_the_public_api():
     readme = f.read()
   missing = [name for name in tfp_nrg.__all__ if '`{}'.format(name) not in
              readme and '.{}'.format(name) not in readme]
-  for module in ('bijectors', 'distributions', 'evaluation', 'mcmc', 'runs',
+  for module in ('adaptation', 'bijectors', 'distributions', 'evaluation',
+                 'mcmc', 'runs',
                  'targets', 'training', 'checkpoints', 'hooks', 'stats',
                  'observables', 'rg'):
     missing += ['{}.{}'.format(module, name)

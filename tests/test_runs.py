@@ -50,6 +50,9 @@ def test_constant_schedule_is_not_tied_to_num_steps():
     (dict(learning_rate=0.), ValueError, 'learning_rate'),
     (dict(lr_schedule='step'), ValueError, 'lr_schedule'),
     (dict(clip_norm=-1.), ValueError, 'clip_norm'),
+    (dict(beta_annealing=1.), ValueError, 'beta_annealing'),
+    (dict(beta_annealing=-0.1), ValueError, 'beta_annealing'),
+    (dict(beta_annealing='0.99'), TypeError, 'beta_annealing'),
     (dict(gradient_estimator='vimco'), ValueError, 'gradient_estimator'),
     (dict(target='phi4'), ValueError, 'target'),
     (dict(seed=1.5), TypeError, 'seed'),
@@ -151,6 +154,19 @@ def test_train_then_load(tmp_path):
   assert runs.load(model_dir, temperature=3.).target.temperature == 3.
   with pytest.raises(ValueError, match='temperature'):
     runs.load(model_dir, temperature=-1.)
+
+
+def test_beta_annealing_run_builds_its_schedule():
+  target = runs.RunConfig(**TINY).build_target()
+  plain = runs.RunConfig(**TINY).build_trainer(
+      runs.RunConfig(**TINY).build_model(), target, jit_compile=False)
+  assert plain.target_scale is None
+  config = runs.RunConfig(**TINY, beta_annealing=0.99)
+  assert runs.RunConfig.from_json(config.to_json()) == config
+  trainer = config.build_trainer(config.build_model(), target,
+                                 jit_compile=False)
+  assert float(trainer.target_scale(0)) == pytest.approx(0.01)
+  assert float(trainer.target_scale(99)) == pytest.approx(1. - 0.99**100)
 
 
 def test_mode_covering_run_builds_its_buffer():

@@ -147,6 +147,56 @@ def test_non_finite_step_stops_and_keeps_checkpoint(tmp_path):
   assert tf.train.latest_checkpoint(model_dir).endswith('ckpt-4')
 
 
+def test_beta_annealing_schedule():
+  schedule = training.BetaAnnealing(0.998)
+  steps = np.array([0, 1, 499, 5000])
+  np.testing.assert_allclose(schedule(steps), 1. - 0.998**(steps + 1.),
+                             rtol=1e-12)
+  for rate, error in ((0., ValueError), (1., ValueError), (-0.5, ValueError),
+                      ('0.9', TypeError), (float('nan'), ValueError)):
+    with pytest.raises(error, match='rate'):
+      training.BetaAnnealing(rate)
+
+
+def test_annealed_step_fits_the_tempered_target_and_reports_f():
+  """Gradient of mean(ln q - f ln pi); value still mean(ln q - ln pi)."""
+  target = tfp_nrg.DualIsing(4, T_C, dtype=tf.float64)
+  model = tfp_nrg.neural_rg(4, dtype=tf.float64, **SMALL)
+  helpers.randomize_variables(model, scale=0.3)
+  trainer = training.Trainer(model, target.log_prob, batch_size=16,
+                             learning_rate=1e-3, jit_compile=False,
+                             target_scale=training.BetaAnnealing(0.9))
+  seed = tf.random.experimental.stateless_fold_in(trainer.seed, 0)
+  factor = 0.1  # The schedule's at step 0: 1 - 0.9.
+  with tf.GradientTape(persistent=True) as tape:
+    x, log_q = model.experimental_sample_and_log_prob(
+        16, seed=tf.random.experimental.stateless_fold_in(seed, 0))
+    log_pi = target.log_prob(x)
+    tempered = tf.reduce_mean(log_q - factor * log_pi)
+    plain = tf.reduce_mean(log_q - log_pi)
+  result = trainer.loss_and_gradients(seed, target_scale=factor)
+  np.testing.assert_allclose(result.per_draw, log_q - log_pi, rtol=1e-12)
+  expected = tape.gradient(tempered, trainer.variables)
+  # Sums in another order: agreement to ~1e-7 (as for the forward KL term).
+  for a, b in zip(result.gradients, expected):
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+  expected = np.concatenate([np.ravel(g) for g in expected])
+  plain = np.concatenate([np.ravel(g) for g in tape.gradient(
+      plain, trainer.variables)])
+  # The first step: F at pi reported, and Adam's first move (Keras: -lr g /
+  # (|g| + eps / sqrt(1 - beta_2)), about -lr sign(g)) follows the tempered
+  # gradient, also where its sign differs from the plain one's.
+  before = np.concatenate([np.ravel(v) for v in trainer.variables])
+  step = trainer.train_step()
+  np.testing.assert_allclose(step.loss, np.mean(result.per_draw), rtol=1e-12)
+  moved = np.concatenate([np.ravel(v) for v in trainer.variables]) - before
+  np.testing.assert_allclose(
+      moved, -1e-3 * expected / (np.abs(expected) + 1e-7 / 0.001**0.5),
+      rtol=1e-4, atol=1e-9)
+  assert np.sum((np.abs(expected) > 1e-4) &
+                (np.sign(expected) != np.sign(plain))) >= 5
+
+
 def test_float64_training_step():
   target = tfp_nrg.DualIsing(4, T_C, dtype=tf.float64)
   model = tfp_nrg.neural_rg(4, dtype=tf.float64, **SMALL)
@@ -162,6 +212,7 @@ def test_float64_training_step():
     (dict(learning_rate=-1.), ValueError, 'learning_rate'),
     (dict(clip_norm=0.), ValueError, 'clip_norm'),
     (dict(gradient_estimator='vimco'), ValueError, 'gradient_estimator'),
+    (dict(target_scale=0.5), TypeError, 'target_scale'),
 ])
 def test_trainer_rejects_bad_arguments(kwargs, error, match):
   target = tfp_nrg.DualIsing(4, T_C)

@@ -6,6 +6,7 @@ provides its bijectors, the dual Ising and lattice phi^4 targets, variational
 training and exact MCMC with flow proposals, all as TFP citizens.
 """
 
+from tfp_nrg import adaptation
 from tfp_nrg import bijectors
 from tfp_nrg import checkpoints
 from tfp_nrg import distributions
@@ -34,6 +35,7 @@ __all__ = [
     'Phi4',
     'Symmetrized',
     'TargetBuffer',
+    'adaptation',
     'bijectors',
     'checkpoints',
     'distributions',

@@ -21,6 +21,13 @@ The reverse KL is mode-seeking. With draws of `pi`, the forward KL
 `KL(pi || q) = -E_pi[ln q] + const` is mode-covering
 (`forward_kl_per_draw`); `Trainer` mixes the two.
 
+Beta annealing (as variational autoregressive networks use, Wu, Wang & Zhang,
+PRL 122, 080602): early steps fit the tempered target `pi^f` with a factor
+`f_t = 1 - a^(t+1)` rising to 1 (`BetaAnnealing`), which is broader and less
+multimodal than `pi`, so the flow spreads over it before it sharpens.
+`annealed_log_prob` scales the gradient of `ln pi` by `f_t` while keeping its
+value, so that the reported loss stays `F` at `pi` itself.
+
 Example:
 
 ```python
@@ -31,12 +38,18 @@ cross_entropy = tf.reduce_mean(tfp_nrg.training.forward_kl_per_draw(
 ```
 """
 
+import math
+
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_nrg.internal import checks
+
 __all__ = [
+    'BetaAnnealing',
     'DOUBLY_REPARAMETERIZED',
     'REPARAMETERIZATION',
+    'annealed_log_prob',
     'check_gradient_estimator',
     'forward_kl_per_draw',
     'free_energy_per_draw',
@@ -97,3 +110,58 @@ def forward_kl_per_draw(model, target_draws):
     `[m]` tensor, differentiable in the model's variables (one inverse pass).
   """
   return -model.log_prob(target_draws)
+
+
+def annealed_log_prob(target_log_prob_fn, factor):
+  """`x -> ln pi(x)` in value, `factor * grad ln pi(x)` in gradient.
+
+  In `free_energy_per_draw`, the loss's gradient is then that of the reverse
+  KL to the tempered target `pi^factor`, `E_q[ln q - factor ln pi]`, while
+  its value is still `ln q - ln pi`, the free energy at `pi`.
+
+  Args:
+    target_log_prob_fn: callable `x -> ln pi(x)`.
+    factor: scalar `Tensor` or float, `beta_t / beta`.
+
+  Returns:
+    A callable like `target_log_prob_fn`.
+  """
+  def log_prob(x):
+    value = target_log_prob_fn(x)
+    scaled = tf.cast(factor, value.dtype) * value
+    return scaled + tf.stop_gradient(value - scaled)
+  return log_prob
+
+
+class BetaAnnealing(tf.keras.optimizers.schedules.LearningRateSchedule):
+  """The factor `beta_t / beta = 1 - rate^(t + 1)` of step `t`.
+
+  It starts at `1 - rate` and reaches 1 - 1/e after `-1 / ln rate` steps
+  (500 steps for `rate = 0.998`). A schedule of the step, like Keras's
+  learning-rate schedules, for `Trainer(target_scale=...)`.
+
+  Example:
+
+  ```python
+  schedule = tfp_nrg.training.BetaAnnealing(0.998)
+  schedule(0), schedule(1000)  # 0.002, 0.865
+  ```
+  """
+
+  def __init__(self, rate):
+    """`rate`: a Python float in (0, 1).
+
+    Raises:
+      TypeError, ValueError: if `rate` is not a number in (0, 1).
+    """
+    if not 0. < checks.check_finite_number(rate, 'rate') < 1.:
+      raise ValueError('`rate` must be in (0, 1); got {!r}.'.format(rate))
+    self.rate = float(rate)
+
+  def __call__(self, step):
+    # -expm1((t + 1) ln a), not 1 - a^(t+1): no cancellation near a = 1.
+    step = tf.cast(step, tf.float64)
+    return -tf.math.expm1((step + 1.) * math.log(self.rate))
+
+  def get_config(self):
+    return dict(rate=self.rate)

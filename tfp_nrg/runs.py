@@ -73,6 +73,8 @@ class RunConfig:
   checkerboard sweeps each, then `buffer_refresh_sweeps` local-kernel sweeps
   whenever drawn) feeds the forward KL, weighted by `forward_kl_weight`
   (`'constant'`, or `'cosine'` decaying to 0 over `num_steps`).
+  `beta_annealing` in [0, 1) is the rate `a` of beta annealing (the reverse
+  KL to `pi^(1 - a^(t+1))` at step `t`, `training.BetaAnnealing`); 0: none.
   """
   lattice_size: int = 8
   temperature: Optional[float] = None
@@ -95,6 +97,7 @@ class RunConfig:
   lr_schedule: str = 'cosine'
   clip_norm: Optional[float] = 100.
   gradient_estimator: str = 'reparameterization'
+  beta_annealing: float = 0.
   forward_kl_weight: Optional[float] = None
   forward_kl_schedule: str = 'constant'
   forward_batch_size: Optional[int] = None
@@ -197,6 +200,10 @@ class RunConfig:
                                positive=True)
     if self.clip_norm is not None:
       checks.check_finite_number(self.clip_norm, 'clip_norm', positive=True)
+    if not 0. <= checks.check_finite_number(self.beta_annealing,
+                                            'beta_annealing') < 1.:
+      raise ValueError('RunConfig field `beta_annealing` must be in [0, 1); '
+                       'got {!r}.'.format(self.beta_annealing))
     checks.check_positive_int(self.seed, 'seed', minimum=-2**31)
 
   def to_json(self):
@@ -304,6 +311,8 @@ class RunConfig:
         gradient_estimator=GRADIENT_ESTIMATORS[self.gradient_estimator],
         jit_compile=jit_compile, seed=self.seed,
         exact_log_normalizer=exact_log_normalizer, strategy=strategy,
+        target_scale=(training.BetaAnnealing(self.beta_annealing)
+                      if self.beta_annealing else None),
         **kwargs)
 
 

@@ -38,12 +38,14 @@ from tfp_nrg import hooks as hooks_lib
 from tfp_nrg import losses as losses_lib
 from tfp_nrg.internal import checks
 from tfp_nrg.internal import interrupts
+from tfp_nrg.losses import BetaAnnealing
 from tfp_nrg.losses import DOUBLY_REPARAMETERIZED
 from tfp_nrg.losses import forward_kl_per_draw
 from tfp_nrg.losses import free_energy_per_draw
 from tfp_nrg.losses import REPARAMETERIZATION
 
 __all__ = [
+    'BetaAnnealing',
     'DOUBLY_REPARAMETERIZED',
     'FitResult',
     'LossAndGradients',
@@ -116,6 +118,11 @@ class Trainer:
   is `forward_kl_weight`, a float or a schedule of the step. The reported
   `loss` stays the variational free energy `F`.
 
+  Beta annealing: with `target_scale` (a factor `f_t` in (0, 1], e.g.
+  `BetaAnnealing(0.998)`), the reverse KL's gradient is that of
+  `E_q[ln q - f_t ln pi]`, the free energy of the tempered target `pi^f_t`
+  (`losses.annealed_log_prob`); the reported `loss` is still `F` at `pi`.
+
   XLA: without a strategy the whole step is one XLA computation. Under a
   multi-replica strategy each replica's loss and gradients are compiled
   (`strategy.run` of a `jit_compile` function, as Keras does) and the
@@ -137,7 +144,8 @@ class Trainer:
                strategy=None,
                target_buffer=None,
                forward_kl_weight=1.,
-               forward_batch_size=None):
+               forward_batch_size=None,
+               target_scale=None):
     """Builds the optimizer and the compiled step.
 
     Args:
@@ -162,6 +170,9 @@ class Trainer:
         `w` of the forward KL.
       forward_batch_size: Python `int`, buffer draws per step; default
         `batch_size`.
+      target_scale: optional callable of the step (e.g. `BetaAnnealing`)
+        giving the factor `f_t` in (0, 1] that scales `ln pi` in the reverse
+        KL's gradient (beta annealing); `None`: 1.
 
     Raises:
       TypeError, ValueError: on malformed arguments, naming the argument.
@@ -212,6 +223,10 @@ class Trainer:
         raise ValueError('`forward_kl_weight` must be non-negative; got '
                          '{}.'.format(forward_kl_weight))
     self.forward_kl_weight = forward_kl_weight
+    if target_scale is not None and not callable(target_scale):
+      raise TypeError('`target_scale` must be None or a callable of the step '
+                      '(e.g. BetaAnnealing); got {!r}.'.format(target_scale))
+    self.target_scale = target_scale
     self.forward_batch_size = checks.check_positive_int(
         forward_batch_size or self.batch_size, 'forward_batch_size')
     if target_buffer is not None and self.forward_batch_size % num_replicas:
@@ -248,13 +263,18 @@ class Trainer:
         lambda seed: model.sample(8, seed=seed),
         jit_compile=jit_compile and not distributed, autograph=False)
 
-  def _replica_loss_and_gradients_fn(self, seed, target_draws, weight):
+  def _replica_loss_and_gradients_fn(self, seed, target_draws, weight,
+                                     target_scale):
     """One replica's free-energy draws and its gradient share."""
     replica = tf.distribute.get_replica_context().replica_id_in_sync_group
     replica_seed = tf.random.experimental.stateless_fold_in(
         seed, tf.cast(replica, tf.int32))
+    target_log_prob_fn = self.target_log_prob_fn
+    if target_scale is not None:
+      target_log_prob_fn = losses_lib.annealed_log_prob(target_log_prob_fn,
+                                                        target_scale)
     with tf.GradientTape() as tape:
-      per_draw, _ = free_energy_per_draw(self.model, self.target_log_prob_fn,
+      per_draw, _ = free_energy_per_draw(self.model, target_log_prob_fn,
                                          self.per_replica_batch_size,
                                          replica_seed, self.gradient_estimator)
       loss_share = tf.reduce_sum(per_draw) / self.batch_size
@@ -270,7 +290,8 @@ class Trainer:
     return LossAndGradients(per_draw, forward_per_draw,
                             tape.gradient(loss_share, self.variables))
 
-  def loss_and_gradients(self, seed, target_draws=None, forward_kl_weight=0.):
+  def loss_and_gradients(self, seed, target_draws=None, forward_kl_weight=0.,
+                         target_scale=None):
     """The loss's draws and gradients over the global batch.
 
     Runs on every replica and all-reduces; call it in a `tf.function` (as
@@ -281,18 +302,19 @@ class Trainer:
       target_draws: optional `Tensor` `[forward_batch_size, ...]` of draws of
         `pi` for the forward KL; replica `r` takes the `r`-th share.
       forward_kl_weight: its weight `w`.
+      target_scale: optional factor `f` in (0, 1] of `ln pi` in the gradient.
 
     Returns:
       `LossAndGradients`: `[batch_size]` values of `ln q - ln pi`, in replica
       order, `-ln q` at `target_draws`, and the gradients of
-      `mean(ln q - ln pi) + w mean(-ln q(target_draws))`, one per variable.
+      `mean(ln q - f ln pi) + w mean(-ln q(target_draws))`, one per variable.
     """
     if self._default_strategy:  # strategy.run and gather would cost ~10%.
       return self._replica_loss_and_gradients(seed, target_draws,
-                                              forward_kl_weight)
+                                              forward_kl_weight, target_scale)
     per_draw, forward_per_draw, gradients = self.strategy.run(
         self._replica_loss_and_gradients,
-        args=(seed, target_draws, forward_kl_weight))
+        args=(seed, target_draws, forward_kl_weight, target_scale))
     sum_ = tf.distribute.ReduceOp.SUM
     if target_draws is None:  # Gathering empty tensors crashes TF 2.21.
       forward_per_draw = self.strategy.experimental_local_results(
@@ -314,8 +336,10 @@ class Trainer:
       weight = (self.forward_kl_weight(self.step)
                 if callable(self.forward_kl_weight) else
                 self.forward_kl_weight)
+    target_scale = (None if self.target_scale is None else
+                    self.target_scale(self.step))
     per_draw, forward_per_draw, gradients = self.loss_and_gradients(
-        seed, target_draws, weight)
+        seed, target_draws, weight, target_scale)
     loss = tf.reduce_mean(per_draw)
     grad_norm = tf.linalg.global_norm(gradients)
     finite = tf.math.is_finite(loss) & tf.math.is_finite(grad_norm)
