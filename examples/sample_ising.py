@@ -64,7 +64,7 @@ _ADAPT_STEPS = flags.DEFINE_integer(
     'adapt_steps', 0, 'Adam steps fitting the flow to its own chains before '
     'the production run (0: none).')
 _ADAPT_LEARNING_RATE = flags.DEFINE_float(
-    'adapt_learning_rate', 1e-4, 'Adam learning rate of the adaptation.')
+    'adapt_learning_rate', 1e-3, 'Adam learning rate of the adaptation.')
 _LATENT_HMC = flags.DEFINE_bool(
     'latent_hmc', False, 'Also run HMC in the latent space, reported under '
     '"latent_hmc".')
