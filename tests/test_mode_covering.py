@@ -116,8 +116,8 @@ def test_fit_to_chains_moves_the_flow_towards_the_states():
   A flow trained 60 steps on the reverse KL alone, then adapted 60 steps on
   4096 enumerated draws of pi (shaped like 64 chains x 64 steps): -E_pi[ln q]
   over 4096 other exact draws falls by more than its error (measured: from
-  32.09 to 30.51 nats, errors 0.09); a flow trained 60 more reverse-KL steps
-  instead does not get there (31.13).
+  32.37 to 30.61 nats, errors 0.05-0.07); a flow trained 60 more reverse-KL
+  steps instead does not get there (31.61).
   """
   target, x = helpers.exact_dual_draws(4, T_C, num_steps=128, num_chains=64,
                                        seed=5)
@@ -131,18 +131,20 @@ def test_fit_to_chains_moves_the_flow_towards_the_states():
     model = tfp_nrg.Symmetrized(tfp_nrg.neural_rg(4, dtype=tf.float64, seed=2,
                                                   **SMALL))
     training.Trainer(model, target.log_prob, batch_size=64,
-                     learning_rate=1e-2, seed=1).fit(60, log_every=0)
+                     learning_rate=1e-2, seed=1, jit_compile=False).fit(
+                         60, log_every=0)
     return model
 
   adapted, longer = reverse_trained(), reverse_trained()
   before, error = cross_entropy(adapted)
   result = tfp_nrg.adaptation.fit_to_chains(
       adapted, target.log_prob, states, num_steps=60, batch_size=64,
-      learning_rate=1e-2, refresh_kernel=target.local_kernel(), seed=3)
+      learning_rate=1e-2, refresh_kernel=target.local_kernel(), seed=3,
+      jit_compile=False)
   assert result.steps == 60 and not result.interrupted
   after, _ = cross_entropy(adapted)
   training.Trainer(longer, target.log_prob, batch_size=64, learning_rate=1e-2,
-                   seed=3).fit(60, log_every=0)
+                   seed=3, jit_compile=False).fit(60, log_every=0)
   assert after < before - 4. * error
   assert after < cross_entropy(longer)[0] - 4. * error
 
