@@ -182,6 +182,9 @@ def adapt(model, target, batch_size, seeds):
       batch_size=batch_size, learning_rate=_ADAPT_LEARNING_RATE.value,
       refresh_kernel=target.local_kernel(_LOCAL_SWEEPS.value),
       seed=seeds[3], log_every=max(1, _ADAPT_STEPS.value // 4))
+  if result.interrupted:
+    raise SystemExit('Interrupted during the adaptation (step {}); no '
+                     'production run.'.format(result.steps))
   return dict(adapt_steps=result.steps,
               adapt_seconds=seconds + result.train_seconds,
               adapt_chain_acceptance_rate=float(accepted.mean()))

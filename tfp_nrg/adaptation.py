@@ -22,11 +22,11 @@ run = tfp_nrg.runs.load(model_dir)
 kernel = tfp_nrg.mcmc.GlobalLocal(run.target.log_prob, run.model,
                                   run.target.local_kernel())
 states, _ = tfp_nrg.mcmc.sample_chains(
-    kernel, run.model.sample(64, seed=(1, 2)), num_steps=64,
+    kernel, run.model.sample(64, seed=(1, 2)), num_results=64,
     num_burnin_steps=200, seed=(3, 4))
 result = tfp_nrg.adaptation.fit_to_chains(
     run.model, run.target.log_prob, states, num_steps=500, batch_size=256,
-    learning_rate=1e-4, refresh_kernel=run.target.local_kernel())
+    learning_rate=1e-3, refresh_kernel=run.target.local_kernel())
 ```
 """
 
