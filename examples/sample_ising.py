@@ -69,6 +69,9 @@ _LATENT_HMC = flags.DEFINE_bool(
     'latent_hmc', False, 'Also run HMC in the latent space, reported under '
     '"latent_hmc".')
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the chains.')
+_JIT = flags.DEFINE_bool(
+    'jit_compile', True, 'Compile the chains (and the adaptation) with XLA; '
+    'without it they run as TF graphs, which start faster and run slower.')
 _METRICS_OUT = flags.DEFINE_string('metrics_out', None,
                                    'Metrics JSON; default none.')
 flags.mark_flag_as_required('model_dir')
@@ -90,12 +93,12 @@ _MAX_Z_SCORE = 4.
 
 
 def run_chains(sample_fn):
-  """Runs `sample_fn` compiled; returns its outputs and the seconds taken.
+  """Runs `sample_fn` as a `tf.function`; returns its outputs and seconds.
 
   The time includes tracing and XLA compilation (typically 10-40 s).
   """
   start = time.time()
-  outputs = tf.function(sample_fn, jit_compile=True, autograph=False)()
+  outputs = tf.function(sample_fn, jit_compile=_JIT.value, autograph=False)()
   outputs = tf.nest.map_structure(lambda t: t.numpy(), outputs)
   return outputs, time.time() - start
 
@@ -181,7 +184,8 @@ def adapt(model, target, batch_size, seeds):
       model, target.log_prob, states, num_steps=_ADAPT_STEPS.value,
       batch_size=batch_size, learning_rate=_ADAPT_LEARNING_RATE.value,
       refresh_kernel=target.local_kernel(_LOCAL_SWEEPS.value),
-      seed=seeds[3], log_every=max(1, _ADAPT_STEPS.value // 4))
+      seed=seeds[3], jit_compile=_JIT.value,
+      log_every=max(1, _ADAPT_STEPS.value // 4))
   if result.interrupted:
     raise SystemExit('Interrupted during the adaptation (step {}); no '
                      'production run.'.format(result.steps))

@@ -108,8 +108,9 @@ def test_train_example_reruns_never_overwrite_metrics(trained_example_run):
       'train_ising', *helpers.TRAIN_FLAGS, '--model_dir={}'.format(model_dir),
       '--metrics_out={}'.format(trained_example_run['metrics_out']))
   assert done.returncode != 0 and 'refusing to overwrite' in done.stderr
-  for name in ('metrics.json', 'metrics.1.json'):
+  for name in ('metrics.json', 'metrics.1.json'):  # Evaluation only: no XLA.
     done = helpers.run_example('train_ising', *helpers.TRAIN_FLAGS,
+                               '--jit_compile=false',
                                '--model_dir={}'.format(model_dir))
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads((model_dir / name).read_text())['steps'] == 30
@@ -120,12 +121,12 @@ def test_train_example_reports_a_poor_flow_at_l16(tmp_path):
   """Two training steps at L = 16: the flow's and the target's weights do
   not overlap. The run reports infinite errors instead of crashing, and its
   default evaluation and buffer are in proportion to the 2 x 16 draws of
-  training, with progress lines."""
+  training, with progress lines. (Without XLA, which halves its time.)"""
   model_dir = tmp_path / 'run'
   done = helpers.run_example(
       'train_ising', '--lattice_size=16', '--num_steps=2', '--batch_size=16',
       '--num_couplings=2', '--hidden_units=8', '--target_sweeps=20',
-      '--model_dir={}'.format(model_dir))
+      '--jit_compile=false', '--model_dir={}'.format(model_dir))
   assert done.returncode == 0, done.stderr[-3000:]
   assert 'WARNING' in done.stdout and 'written as null' in done.stdout
   for line in ('buffer draws: 32/32', 'target draws: 128/128',
@@ -158,12 +159,14 @@ def test_sample_example_end_to_end(trained_example_run, tmp_path):
   assert 'latent_hmc' in sampled
   saved = {p: p.read_bytes() for p in trained_example_run['model_dir'].rglob(
       '*') if p.is_file()}
+  # The other kernels as TF graphs: XLA is the default run's, above.
   for kernel, adapt_steps in (('independence', 7), ('local', 0)):
     out = tmp_path / '{}.json'.format(kernel)
     done = helpers.run_example(
         'sample_ising', '--model_dir={}'.format(
             trained_example_run['model_dir']), '--num_chains=8',
         '--num_steps=60', '--num_burnin_steps=20', '--kernel=' + kernel,
+        '--jit_compile=false',
         '--adapt_steps={}'.format(adapt_steps), '--metrics_out={}'.format(out))
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(out.read_text())

@@ -83,6 +83,8 @@ def test_buffer_keeps_pi_exact_on_4x4():
 
 
 def test_training_with_the_forward_kl_resumes_exactly(tmp_path):
+  """The buffer resumes with the run. (As TF graphs: four XLA compilations
+  would take 30 s; `test_resume_is_exact` resumes a compiled step.)"""
   target = tfp_nrg.DualIsing(4, T_C)
   draws = target.sample_by_metropolis(256, 50, seed=(1, 2))
 
@@ -90,6 +92,7 @@ def test_training_with_the_forward_kl_resumes_exactly(tmp_path):
     return training.Trainer(
         tfp_nrg.neural_rg(4, seed=3, **SMALL), target.log_prob,
         batch_size=32, seed=3, forward_kl_weight=lambda step: 0.5,
+        jit_compile=False,
         target_buffer=tfp_nrg.TargetBuffer(draws,
                                            kernel=target.local_kernel()))
 
@@ -106,8 +109,8 @@ def test_training_with_the_forward_kl_resumes_exactly(tmp_path):
   metrics = straight.train_step()
   assert np.isfinite(metrics.cross_entropy) and metrics.applied
   assert np.isnan(training.Trainer(
-      tfp_nrg.neural_rg(4, **SMALL), target.log_prob, batch_size=8)
-                  .train_step().cross_entropy)
+      tfp_nrg.neural_rg(4, **SMALL), target.log_prob, batch_size=8,
+      jit_compile=False).train_step().cross_entropy)
 
 
 def test_fit_to_chains_moves_the_flow_towards_the_states():
