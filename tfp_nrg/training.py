@@ -29,7 +29,6 @@ import collections
 import os
 import time
 
-from absl import logging
 import numpy as np
 import tensorflow as tf
 
@@ -38,6 +37,7 @@ from tfp_nrg import hooks as hooks_lib
 from tfp_nrg import losses as losses_lib
 from tfp_nrg.internal import checks
 from tfp_nrg.internal import interrupts
+from tfp_nrg.internal import replicas
 from tfp_nrg.losses import BetaAnnealing
 from tfp_nrg.losses import DOUBLY_REPARAMETERIZED
 from tfp_nrg.losses import forward_kl_per_draw
@@ -193,20 +193,6 @@ class Trainer:
     self.variables = tuple(model.trainable_variables)
     if not self.variables:
       raise ValueError('`model` has no trainable variables.')
-    self.strategy = strategy or tf.distribute.get_strategy()
-    self._default_strategy = (not tf.distribute.has_strategy() and
-                              self.strategy is tf.distribute.get_strategy())
-    if not isinstance(self.strategy, tf.distribute.Strategy):
-      raise TypeError('`strategy` must be a tf.distribute.Strategy; got '
-                      '{!r}.'.format(strategy))
-    if not all(self.strategy.extended.variable_created_in_scope(v)
-               for v in self.variables):
-      raise ValueError('`model` must be built inside `strategy.scope()`.')
-    num_replicas = self.strategy.num_replicas_in_sync
-    if self.batch_size % num_replicas:
-      raise ValueError('`batch_size` ({}) must be a multiple of the number of '
-                       'replicas ({}).'.format(self.batch_size, num_replicas))
-    self.per_replica_batch_size = self.batch_size // num_replicas
     self.target_buffer = target_buffer
     if target_buffer is not None:
       if not hasattr(target_buffer, 'sample'):
@@ -229,10 +215,15 @@ class Trainer:
     self.target_scale = target_scale
     self.forward_batch_size = checks.check_positive_int(
         forward_batch_size or self.batch_size, 'forward_batch_size')
-    if target_buffer is not None and self.forward_batch_size % num_replicas:
-      raise ValueError('`forward_batch_size` ({}) must be a multiple of the '
-                       'number of replicas ({}).'.format(
-                           self.forward_batch_size, num_replicas))
+    batch_sizes = dict(batch_size=self.batch_size)
+    if target_buffer is not None:
+      batch_sizes['forward_batch_size'] = self.forward_batch_size
+    self.strategy = replicas.check_strategy(strategy, self.variables,
+                                            batch_sizes)
+    self._default_strategy = (not tf.distribute.has_strategy() and
+                              self.strategy is tf.distribute.get_strategy())
+    num_replicas = self.strategy.num_replicas_in_sync
+    self.per_replica_batch_size = self.batch_size // num_replicas
     with self.strategy.scope():
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
       self.seed = tf.Variable(checks.stateless_seed(seed), trainable=False,
@@ -245,12 +236,7 @@ class Trainer:
     if target_buffer is not None:
       self.checkpoint.target_buffer = target_buffer
     distributed = num_replicas > 1
-    if (jit_compile and distributed and all(
-        'CPU' in d.upper() for d in self.strategy.extended.worker_devices)):
-      logging.warning(
-          'XLA inside a multi-replica tf.distribute step fails on CPU devices '
-          'in TF 2.21 (cross-device resource error): training without XLA.')
-      jit_compile = False
+    jit_compile = replicas.replica_jit_compile(self.strategy, jit_compile)
     # One replica: traced inline into the (compiled) step.
     self._replica_loss_and_gradients = (tf.function(
         self._replica_loss_and_gradients_fn, jit_compile=jit_compile,
@@ -266,9 +252,8 @@ class Trainer:
   def _replica_loss_and_gradients_fn(self, seed, target_draws, weight,
                                      target_scale):
     """One replica's free-energy draws and its gradient share."""
-    replica = tf.distribute.get_replica_context().replica_id_in_sync_group
-    replica_seed = tf.random.experimental.stateless_fold_in(
-        seed, tf.cast(replica, tf.int32))
+    replica_seed, draws_share = replicas.replica_seed_and_share(
+        seed, target_draws, self.strategy)
     target_log_prob_fn = self.target_log_prob_fn
     if target_scale is not None:
       target_log_prob_fn = losses_lib.annealed_log_prob(target_log_prob_fn,
@@ -280,13 +265,9 @@ class Trainer:
       loss_share = tf.reduce_sum(per_draw) / self.batch_size
       forward_per_draw = tf.zeros([0], per_draw.dtype)
       if target_draws is not None:
-        count = target_draws.shape[0]
-        share = count // self.strategy.num_replicas_in_sync
-        forward_per_draw = forward_kl_per_draw(
-            self.model, tf.gather(target_draws, tf.range(share) +
-                                  tf.cast(replica, tf.int32) * share))
+        forward_per_draw = forward_kl_per_draw(self.model, draws_share)
         loss_share += tf.cast(weight, per_draw.dtype) * tf.reduce_sum(
-            forward_per_draw) / count
+            forward_per_draw) / target_draws.shape[0]
     return LossAndGradients(per_draw, forward_per_draw,
                             tape.gradient(loss_share, self.variables))
 
@@ -312,18 +293,10 @@ class Trainer:
     if self._default_strategy:  # strategy.run and gather would cost ~10%.
       return self._replica_loss_and_gradients(seed, target_draws,
                                               forward_kl_weight, target_scale)
-    per_draw, forward_per_draw, gradients = self.strategy.run(
-        self._replica_loss_and_gradients,
-        args=(seed, target_draws, forward_kl_weight, target_scale))
-    sum_ = tf.distribute.ReduceOp.SUM
-    if target_draws is None:  # Gathering empty tensors crashes TF 2.21.
-      forward_per_draw = self.strategy.experimental_local_results(
-          forward_per_draw)[0]
-    else:
-      forward_per_draw = self.strategy.gather(forward_per_draw, axis=0)
-    return LossAndGradients(
-        self.strategy.gather(per_draw, axis=0), forward_per_draw,
-        [self.strategy.reduce(sum_, g, axis=None) for g in gradients])
+    return LossAndGradients(*replicas.all_reduce(
+        self.strategy, self._replica_loss_and_gradients,
+        (seed, target_draws, forward_kl_weight, target_scale),
+        has_second_draws=target_draws is not None))
 
   def _step(self):
     seed = tf.random.experimental.stateless_fold_in(
