@@ -139,7 +139,8 @@ def test_example_trains_with_mirrored_and_multi_worker_strategies(tmp_path):
   cluster = {'worker': ['localhost:{}'.format(p) for p in free_ports(2)]}
   workers = [helpers.start_example(
       'train_ising', *helpers.TRAIN_FLAGS, '--strategy=multi_worker',
-      '--jit_compile=false', '--model_dir={}'.format(tmp_path / 'worker{}'.format(i)),
+      '--jit_compile=false',
+      '--model_dir={}'.format(tmp_path / 'worker{}'.format(i)),
       env={'TF_CONFIG': json.dumps(
           {'cluster': cluster, 'task': {'type': 'worker', 'index': i}})})
              for i in range(2)]

@@ -295,8 +295,7 @@ class Trainer:
                                               forward_kl_weight, target_scale)
     return LossAndGradients(*replicas.all_reduce(
         self.strategy, self._replica_loss_and_gradients,
-        (seed, target_draws, forward_kl_weight, target_scale),
-        has_second_draws=target_draws is not None))
+        (seed, target_draws, forward_kl_weight, target_scale)))
 
   def _step(self):
     seed = tf.random.experimental.stateless_fold_in(

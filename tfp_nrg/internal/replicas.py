@@ -86,27 +86,25 @@ def replica_seed_and_share(seed, draws, strategy):
   return seed, tf.gather(draws, tf.range(share) + replica * share)
 
 
-def all_reduce(strategy, replica_fn, args, has_second_draws):
+def all_reduce(strategy, replica_fn, args):
   """Runs `replica_fn(*args)` on every replica and combines the results.
 
   Args:
     strategy: the `tf.distribute.Strategy`.
     replica_fn: returns `(draws, second_draws, gradients)`: two per-draw
-      `Tensor`s and a list of gradients.
+      `Tensor`s of static length and a list of gradients.
     args: its arguments.
-    has_second_draws: Python `bool`, whether the replicas' `second_draws`
-      are non-empty (gathering empty tensors crashes TF 2.21; they are then
-      taken from the first replica).
 
   Returns:
     A tuple `(draws, second_draws, gradients)`: both draws gathered in
-    replica order, and the gradients summed over replicas.
+    replica order, and the gradients summed over replicas. Empty
+    `second_draws` are taken from the first replica (gathering empty tensors
+    crashes TF 2.21).
   """
   draws, second_draws, gradients = strategy.run(replica_fn, args=args)
-  if has_second_draws:
-    second_draws = strategy.gather(second_draws, axis=0)
-  else:
-    second_draws = strategy.experimental_local_results(second_draws)[0]
+  first = strategy.experimental_local_results(second_draws)[0]
+  second_draws = (first if first.shape[0] == 0 else
+                  strategy.gather(second_draws, axis=0))
   sum_ = tf.distribute.ReduceOp.SUM
   return (strategy.gather(draws, axis=0), second_draws,
-      [strategy.reduce(sum_, g, axis=None) for g in gradients])
+          [strategy.reduce(sum_, g, axis=None) for g in gradients])
