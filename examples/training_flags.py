@@ -40,6 +40,10 @@ Z2 = flags.DEFINE_enum(
     'Z2 symmetry of the model: the symmetrized mixture (q(x) + q(-x)) / 2, '
     'an equivariant flow (odd couplings, q(-x) = q(x) with one pass), or '
     'none.')
+FOURIER_SCALE = flags.DEFINE_bool(
+    'fourier_scale', True,
+    'End the flow with a learned periodic convolution (FourierScale) that '
+    'carries the Gaussian part of the correlations.')
 BATCH_SIZE = flags.DEFINE_integer('batch_size', 256, 'Draws per step.')
 NUM_STEPS = flags.DEFINE_integer('num_steps', 6000, 'Training steps.')
 LEARNING_RATE = flags.DEFINE_float('learning_rate', 2e-3,
@@ -88,6 +92,7 @@ def run_config(**target_fields):
       share_across_scales=SHARE.value, num_layers=NUM_LAYERS.value,
       num_couplings=NUM_COUPLINGS.value,
       hidden_units=[int(h) for h in HIDDEN_UNITS.value], z2=Z2.value,
+      fourier_scale=FOURIER_SCALE.value,
       dtype=DTYPE.value, batch_size=BATCH_SIZE.value,
       num_steps=NUM_STEPS.value, learning_rate=LEARNING_RATE.value,
       lr_schedule=SCHEDULE.value, clip_norm=CLIP_NORM.value or None,

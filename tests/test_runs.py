@@ -20,6 +20,13 @@ def test_json_round_trip():
   assert runs.RunConfig.from_json(record) == config
   assert record['version'] == runs.FORMAT_VERSION
   assert record['hidden_units'] == [8]
+  assert record['fourier_scale'] is True
+  # Without it, `fourier_scale` is not recorded, as in records from before
+  # the field existed, which therefore still match (and resume) their runs.
+  without = runs.RunConfig(**TINY, fourier_scale=False)
+  record = json.loads(json.dumps(without.to_json()))
+  assert 'fourier_scale' not in record
+  assert runs.RunConfig.from_json(record) == without
 
 
 def test_constant_schedule_is_not_tied_to_num_steps():
@@ -58,6 +65,7 @@ def test_constant_schedule_is_not_tied_to_num_steps():
     (dict(seed=1.5), TypeError, 'seed'),
     (dict(version=1), ValueError, 'version'),
     (dict(z2='odd'), ValueError, 'z2'),
+    (dict(fourier_scale=1), TypeError, 'fourier_scale'),
     (dict(m2=1.), ValueError, 'm2'),
     (dict(target='phi4', m2=1.), ValueError, 'lam'),
     (dict(target='phi4', m2=1., lam=0.5, temperature=2.), ValueError,
@@ -97,7 +105,7 @@ def test_reads_records_written_before_versions():
       gradient_estimator='reparameterization', seed=0, dtype='float32',
       num_steps=6000)
   assert runs.RunConfig.from_json(legacy) == runs.RunConfig(
-      forward_kl_weight=0.)
+      forward_kl_weight=0., fourier_scale=False)
   tebd = dict(legacy, architecture='tebd', depth=3, lr_schedule='constant')
   del tebd['num_steps']
   config = runs.RunConfig.from_json(tebd)
@@ -117,7 +125,8 @@ def test_build_model_is_neural_rg_of_the_fields():
   model = config.build_model()
   assert isinstance(model, tfp_nrg.Symmetrized)
   reference = tfp_nrg.neural_rg(4, num_couplings=2, hidden_units=(8,),
-                                seed=3, dtype=tf.float64)
+                                seed=3, dtype=tf.float64, fourier_scale=True)
+  assert len(model.trainable_variables) == len(reference.trainable_variables)
   for a, b in zip(model.trainable_variables, reference.trainable_variables):
     np.testing.assert_array_equal(a, b)
   assert (config.repeat, config.share_across_scales) == (1, False)
@@ -130,6 +139,10 @@ def test_build_model_is_neural_rg_of_the_fields():
   equivariant = runs.RunConfig(**TINY, z2='equivariant').build_model()
   assert not isinstance(equivariant, tfp_nrg.Symmetrized)
   assert tfp_nrg.distributions.flow_of(equivariant).z2_equivariant
+  assert isinstance(tfp_nrg.distributions.flow_of(equivariant).fourier_scale,
+                    tfp_nrg.bijectors.FourierScale)
+  unscaled = runs.RunConfig(**TINY, fourier_scale=False).build_model()
+  assert tfp_nrg.distributions.flow_of(unscaled).fourier_scale is None
   target = config.build_target()
   assert (target.lattice_size, target.dtype) == (4, tf.float64)
   assert config.build_target(temperature=3.).temperature == 3.

@@ -35,8 +35,10 @@ LOADER = textwrap.dedent('''
                                       (tf.float64, 'mixture')])
 def test_export_runs_without_tfp_nrg_and_gives_identical_outputs(tmp_path,
                                                                    dtype, z2):
+  # The equivariant case ends with a `FourierScale` too (FFTs in the export).
   model = tfp_nrg.neural_rg(4, num_couplings=2, hidden_units=(8,),
-                            dtype=dtype, z2_equivariant=z2 == 'equivariant')
+                            dtype=dtype, z2_equivariant=z2 == 'equivariant',
+                            fourier_scale=z2 == 'equivariant')
   if z2 == 'mixture':
     model = tfp_nrg.Symmetrized(model)
   helpers.randomize_variables(model, scale=0.4)

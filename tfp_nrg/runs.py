@@ -62,7 +62,8 @@ class RunConfig:
   `repeat`, `share_across_scales` for `'tebd'`; `num_layers` otherwise);
   `repeat` and `share_across_scales` of `'mera'` and `'tree'` default to 2
   and `False`. `z2` is the model's Z2 symmetry (`Z2_SYMMETRIES`): the
-  `Symmetrized` mixture, an equivariant flow, or none.
+  `Symmetrized` mixture, an equivariant flow, or none; `fourier_scale` ends
+  the flow with a learned periodic convolution (`bijectors.FourierScale`).
   `num_steps` is the cosine schedule's horizon; a constant-rate run is not
   tied to it (its record keeps `num_steps=None`, so it may be extended).
   `target` is `'dual_ising'` (at `temperature`, default `T_c`) or `'phi4'`
@@ -89,6 +90,7 @@ class RunConfig:
   num_couplings: int = 4
   hidden_units: Tuple[int, ...] = (32, 32)
   z2: str = 'mixture'
+  fourier_scale: bool = True
   dtype: str = 'float32'
   conditioner_dtype: Optional[str] = None
   batch_size: int = 256
@@ -161,6 +163,9 @@ class RunConfig:
     one_of('lr_schedule', LR_SCHEDULES)
     one_of('gradient_estimator', GRADIENT_ESTIMATORS)
     one_of('z2', Z2_SYMMETRIES)
+    if not isinstance(self.fourier_scale, bool):
+      raise TypeError('RunConfig field `fourier_scale` must be a bool; got '
+                      '{!r}.'.format(self.fourier_scale))
     one_of('forward_kl_schedule', FORWARD_KL_SCHEDULES)
     checks.check_finite_number(self.forward_kl_weight, 'forward_kl_weight')
     if self.forward_kl_weight < 0.:
@@ -210,6 +215,8 @@ class RunConfig:
     """The fields as a JSON-able `dict` (what a model directory records)."""
     record = dataclasses.asdict(self)
     record['hidden_units'] = list(self.hidden_units)
+    if not self.fourier_scale:  # As records from before the field read.
+      del record['fourier_scale']
     return record
 
   @classmethod
@@ -219,7 +226,10 @@ class RunConfig:
     Records of earlier versions are read too: before `version` existed, a
     `'tebd'` record's `depth` was its number of layers and `num_steps` was
     kept only for a cosine schedule; before version 3, `symmetrize` (a
-    `bool`) stood for `z2` (`'mixture'` or `'none'`).
+    `bool`) stood for `z2` (`'mixture'` or `'none'`). A record without
+    `fourier_scale` has none: `to_json` writes the field only when it is
+    `True`, so that the records of runs from before it still match their
+    configuration and resume.
 
     Raises:
       ValueError: on an unknown or missing field, or a bad value, naming it.
@@ -231,6 +241,7 @@ class RunConfig:
       record = _upgrade_unversioned(record)
     if record.get('version') == 2:
       record = _upgrade_version_2(record)
+    record.setdefault('fourier_scale', False)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(record) - names)
     if unknown:
@@ -267,7 +278,8 @@ class RunConfig:
         num_layers=self.num_layers, num_couplings=self.num_couplings,
         hidden_units=self.hidden_units, dtype=self.tf_dtype,
         conditioner_dtype=self.conditioner_dtype,
-        z2_equivariant=self.z2 == 'equivariant', seed=self.seed)
+        z2_equivariant=self.z2 == 'equivariant',
+        fourier_scale=self.fourier_scale, seed=self.seed)
     return distributions.Symmetrized(model) if self.z2 == 'mixture' else model
 
   def learning_rate_schedule(self):

@@ -1,4 +1,5 @@
-"""NeuralRG bijectors: patch couplings, patch layers, MERA / TEBD / tree flows.
+"""NeuralRG bijectors: patch couplings, patch layers, MERA / TEBD / tree flows,
+and a learned periodic convolution.
 
 Direction convention (TFP's): `forward` generates, latent `z` -> physical `x`;
 `inverse` is the renormalization group direction `x` -> `z`.
@@ -6,6 +7,7 @@ Direction convention (TFP's): `forward` generates, latent `z` -> physical `x`;
 
 from tfp_nrg.bijectors.coupling_block import block_factory
 from tfp_nrg.bijectors.coupling_block import PatchCouplingBlock
+from tfp_nrg.bijectors.fourier_scale import FourierScale
 from tfp_nrg.bijectors.hierarchy import assemble_latent_scales
 from tfp_nrg.bijectors.hierarchy import HierarchicalFlow
 from tfp_nrg.bijectors.hierarchy import latent_scales
@@ -16,6 +18,7 @@ from tfp_nrg.bijectors.one_pass import OnePassBijector
 from tfp_nrg.bijectors.patch_layer import PatchLayer
 
 __all__ = [
+    'FourierScale',
     'HierarchicalFlow',
     'MERA',
     'OnePassBijector',

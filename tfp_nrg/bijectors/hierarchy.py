@@ -24,6 +24,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_nrg.bijectors import coupling_block
+from tfp_nrg.bijectors import fourier_scale as fourier_scale_lib
 from tfp_nrg.bijectors import one_pass
 from tfp_nrg.bijectors import patch_layer
 from tfp_nrg.internal import checks
@@ -116,11 +117,13 @@ class HierarchicalFlow(one_pass.OnePassBijector):
   """A stack of `PatchLayer`s on `[L, L]` fields; base of MERA, TEBD, Tree.
 
   `layers` are listed in the RG order (`inverse` applies them first to last);
-  `forward` generates, coarse to fine.
+  `forward` generates, coarse to fine. With `fourier_scale`, a learned
+  periodic convolution (`FourierScale`) acts on the physical side: `forward`
+  applies it last, `inverse` first.
   """
 
   def __init__(self, *, lattice_size, schedule, num_latent_scales, block_fn,
-               seed, validate_args, parameters, name):
+               fourier_scale, seed, validate_args, parameters, name):
     """Builds the layers.
 
     Args:
@@ -130,6 +133,7 @@ class HierarchicalFlow(one_pass.OnePassBijector):
       num_latent_scales: Python `int`, the depth for `latent_scales`.
       block_fn: callable `(seed, name) -> PatchCouplingBlock`, e.g.
         `block_factory(...)`; `None`: `block_factory()`'s defaults.
+      fourier_scale: Python `bool`, whether to end with a `FourierScale`.
       seed: Python `int` or stateless seed for the initial weights.
       validate_args: Python `bool`.
       parameters: the subclass's `dict(locals())`.
@@ -162,11 +166,16 @@ class HierarchicalFlow(one_pass.OnePassBijector):
           patch_layer.PatchLayer(blocks[key], lattice_size, scale=scale,
                                  shifted=shifted, validate_args=validate_args)
           for scale, shifted, key in schedule]
+      dtype = dtypes.pop()
+      self._fourier_scale = (
+          fourier_scale_lib.FourierScale(lattice_size, dtype=dtype,
+                                         validate_args=validate_args)
+          if fourier_scale else None)
       self._lattice_size = lattice_size
       self._num_latent_scales = num_latent_scales
       super().__init__(
           forward_min_event_ndims=2,
-          dtype=dtypes.pop(),
+          dtype=dtype,
           validate_args=validate_args,
           parameters=parameters,
           name=name)
@@ -184,6 +193,11 @@ class HierarchicalFlow(one_pass.OnePassBijector):
   def layers(self):
     """The `PatchLayer`s in RG order (finest first)."""
     return list(self._layers)
+
+  @property
+  def fourier_scale(self):
+    """The `FourierScale` on the physical side, or `None`."""
+    return self._fourier_scale
 
   @property
   def num_latent_scales(self):
@@ -210,12 +224,17 @@ class HierarchicalFlow(one_pass.OnePassBijector):
     for layer in reversed(self._layers):
       z, layer_log_det = layer.forward_and_log_det(z)
       log_det += layer_log_det
+    if self._fourier_scale is not None:
+      z, scale_log_det = self._fourier_scale.forward_and_log_det(z)
+      log_det += scale_log_det
     return z, log_det
 
   def inverse_and_log_det(self, x):
     if self.validate_args:  # As `DualIsing.log_prob` checks its `x`.
       x = tf.debugging.assert_all_finite(x, '`x` must be finite.')
     log_det = 0.
+    if self._fourier_scale is not None:
+      x, log_det = self._fourier_scale.inverse_and_log_det(x)
     for layer in self._layers:
       x, layer_log_det = layer.inverse_and_log_det(x)
       log_det += layer_log_det
@@ -240,6 +259,7 @@ class MERA(HierarchicalFlow):
                repeat=1,
                share_across_scales=False,
                block_fn=None,
+               fourier_scale=False,
                seed=0,
                validate_args=False,
                name='mera'):
@@ -254,6 +274,9 @@ class MERA(HierarchicalFlow):
       block_fn: callable `(seed, name) -> PatchCouplingBlock`
         (`block_factory(...)`, which sets couplings, widths and dtypes);
         `None`: `block_factory()`.
+      fourier_scale: Python `bool`: end with a learned periodic convolution
+        on the physical side (`FourierScale`), for the Gaussian part of the
+        target's correlations.
       seed: Python `int` or stateless seed for the initial weights.
       validate_args: Python `bool`.
       name: Python `str`.
@@ -265,7 +288,8 @@ class MERA(HierarchicalFlow):
     lattice_size, depth, schedule = _rg_schedule(
         lattice_size, depth, repeat, share_across_scales, disentangle=True)
     super().__init__(lattice_size=lattice_size, schedule=schedule,
-                     num_latent_scales=depth, block_fn=block_fn, seed=seed,
+                     num_latent_scales=depth, block_fn=block_fn,
+                     fourier_scale=fourier_scale, seed=seed,
                      validate_args=validate_args, parameters=parameters,
                      name=name)
 
@@ -283,6 +307,7 @@ class Tree(HierarchicalFlow):
                repeat=1,
                share_across_scales=False,
                block_fn=None,
+               fourier_scale=False,
                seed=0,
                validate_args=False,
                name='tree'):
@@ -291,7 +316,8 @@ class Tree(HierarchicalFlow):
     lattice_size, depth, schedule = _rg_schedule(
         lattice_size, depth, repeat, share_across_scales, disentangle=False)
     super().__init__(lattice_size=lattice_size, schedule=schedule,
-                     num_latent_scales=depth, block_fn=block_fn, seed=seed,
+                     num_latent_scales=depth, block_fn=block_fn,
+                     fourier_scale=fourier_scale, seed=seed,
                      validate_args=validate_args, parameters=parameters,
                      name=name)
 
@@ -310,6 +336,7 @@ class TEBD(HierarchicalFlow):
                *,
                num_layers=2,
                block_fn=None,
+               fourier_scale=False,
                seed=0,
                validate_args=False,
                name='tebd'):
@@ -319,6 +346,7 @@ class TEBD(HierarchicalFlow):
       lattice_size: Python `int` L, a power of two >= 4.
       num_layers: Python `int` >= 1, number of patch layers.
       block_fn: as in `MERA`.
+      fourier_scale: as in `MERA`.
       seed: as in `MERA`.
       validate_args: Python `bool`.
       name: Python `str`.
@@ -328,6 +356,7 @@ class TEBD(HierarchicalFlow):
     num_layers = checks.check_positive_int(num_layers, 'num_layers')
     schedule = [(0, j % 2 == 0, j) for j in range(num_layers)]
     super().__init__(lattice_size=lattice_size, schedule=schedule,
-                     num_latent_scales=0, block_fn=block_fn, seed=seed,
+                     num_latent_scales=0, block_fn=block_fn,
+                     fourier_scale=fourier_scale, seed=seed,
                      validate_args=validate_args, parameters=parameters,
                      name=name)

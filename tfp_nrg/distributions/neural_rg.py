@@ -56,6 +56,7 @@ def neural_rg(lattice_size,
               dtype=tf.float32,
               conditioner_dtype=None,
               z2_equivariant=False,
+              fourier_scale=False,
               base_distribution=None,
               seed=0,
               validate_args=False,
@@ -106,6 +107,11 @@ def neural_rg(lattice_size,
       `tf.bfloat16` for the conditioner MLPs; log-dets stay in `dtype`.
     z2_equivariant: Python `bool`: odd couplings (see
       `bijectors.PatchCouplingBlock`), a Z2-invariant model.
+    fourier_scale: Python `bool`: end the flow with a learned periodic
+      convolution on the physical side (`bijectors.FourierScale`), which
+      represents a translation-invariant Gaussian (the free field) exactly
+      and leaves the couplings the non-Gaussian rest. It is linear, so it
+      keeps `z2_equivariant` flows odd.
     base_distribution: optional `tfd.Distribution` of `z`, event `[L, L]`,
       scalar batch, `dtype`; default the standard normal. With
       `z2_equivariant` it must be symmetric, `p(-z) = p(z)`.
@@ -137,7 +143,8 @@ def neural_rg(lattice_size,
           num_couplings=num_couplings, hidden_units=hidden_units, dtype=dtype,
           conditioner_dtype=conditioner_dtype, z2_equivariant=z2_equivariant,
           validate_args=validate_args),
-      seed=seed, validate_args=validate_args)
+      fourier_scale=bool(fourier_scale), seed=seed,
+      validate_args=validate_args)
   if architecture == 'tebd':
     flow = bijectors.TEBD(lattice_size,
                           num_layers=2 if num_layers is None else num_layers,
