@@ -3,7 +3,8 @@ r"""Training steps per second of the paper's NeuralRG network, and peak memory.
 MERA, 10 affine couplings per block, MLP conditioners with 3 hidden layers of
 10 units, batch 512, float32, at L = 8 and 16, with and without XLA, with the
 Z2 symmetry as the `Symmetrized` mixture (an extra inverse pass for q(-x)) or
-as an equivariant flow (`neural_rg(z2_equivariant=True)`, one pass). Each
+as an equivariant flow (`neural_rg(z2_equivariant=True)`, one pass), and
+with or without a `FourierScale` at the flow's physical end. Each
 configuration runs in a fresh subprocess so that its peak resident memory
 (ru_maxrss) is its own.
 
@@ -14,7 +15,8 @@ take at this machine's float32 matmul rate (measured on a 1024 x 1024
 matmul): the FLOP bound.
 
   python benchmarks/train_step.py [--lattice_sizes=8,16] [--steps=30] \
-      [--z2=mixture,equivariant] [--jit=xla,graph] [--profile]
+      [--z2=mixture,equivariant] [--jit=xla,graph] \
+      [--fourier_scale=false,true] [--profile]
 
 With `--profile`, each XLA configuration also traces 5 steps with
 `tf.profiler` (XLA:CPU emitting one trace event per HLO op) and prints where
@@ -28,6 +30,7 @@ thread).
 
 import collections
 import glob
+import itertools
 import json
 import os
 import re
@@ -48,6 +51,9 @@ _Z2 = flags.DEFINE_list('z2', ['mixture', 'equivariant'],
                         'Z2 symmetries to compare (mixture, equivariant).')
 _JIT = flags.DEFINE_list('jit', ['xla', 'graph'],
                          'Compilation: xla, graph (tf.function alone).')
+_FOURIER = flags.DEFINE_list(
+    'fourier_scale', ['false'],
+    'Whether the flow ends with a FourierScale: false, true, or both.')
 _PROFILE = flags.DEFINE_bool(
     'profile', False, 'Also trace 5 XLA steps and print the HLO ops\' time '
     'by kind.')
@@ -125,14 +131,15 @@ def profile_ops(step_fn, num_steps=5):
           for kind in seconds}
 
 
-def measure(lattice_size, jit_compile, z2, steps, batch_size):
+def measure(lattice_size, jit_compile, z2, fourier_scale, steps, batch_size):
   """Times `steps` training steps after the first (compiling) one."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import tfp_nrg  # pylint: disable=g-import-not-at-top
   target = tfp_nrg.DualIsing(lattice_size, tfp_nrg.exact.CRITICAL_TEMPERATURE)
   model = tfp_nrg.neural_rg(
       lattice_size, num_couplings=NUM_COUPLINGS, hidden_units=HIDDEN_UNITS,
-      z2_equivariant=z2 == 'equivariant', dtype=tf.float32)
+      z2_equivariant=z2 == 'equivariant', fourier_scale=fourier_scale,
+      dtype=tf.float32)
   passes = 3 if z2 == 'equivariant' else 6
   flops = passes * batch_size * flow_flops_per_sample(
       tfp_nrg.distributions.flow_of(model))
@@ -152,6 +159,7 @@ def measure(lattice_size, jit_compile, z2, steps, batch_size):
   profile = (profile_ops(trainer.train_step)
              if _PROFILE.value and jit_compile else None)
   return dict(lattice_size=lattice_size, jit_compile=jit_compile, z2=z2,
+              fourier_scale=fourier_scale,
               first_step_seconds=first, seconds_per_step=per_step,
               steps_per_second=1. / per_step, peak_rss_mib=peak_mib,
               gflop_per_step=flops / 1e9, profile=profile)
@@ -169,25 +177,29 @@ def print_profile(profile):
 def main(argv):
   del argv
   if _CHILD.value:
-    size, jit, z2 = _CHILD.value.split(',')
-    print(json.dumps(measure(int(size), jit == 'xla', z2, _STEPS.value,
-                             _BATCH_SIZE.value)))
+    size, jit, z2, fourier = _CHILD.value.split(',')
+    print(json.dumps(measure(int(size), jit == 'xla', z2, fourier == 'true',
+                             _STEPS.value, _BATCH_SIZE.value)))
     return
+  if not set(_FOURIER.value) <= {'false', 'true'}:
+    raise app.UsageError('--fourier_scale takes false, true or both; got '
+                         '{}.'.format(','.join(_FOURIER.value)))
   gflops = matmul_gflops()
   print('float32 matmul rate of this machine: {:.0f} GFLOP/s'.format(gflops))
-  print('{:>4} {:>6} {:>12} {:>11} {:>9} {:>8} {:>10} {:>10} {:>9} '
-        '{:>9}'.format('L', 'xla', 'z2', 'first step', 's/step', 'steps/s',
+  print('{:>4} {:>6} {:>12} {:>7} {:>11} {:>9} {:>8} {:>10} {:>10} {:>9} '
+        '{:>9}'.format('L', 'xla', 'z2', 'fourier', 'first step', 's/step',
+                       'steps/s',
                        'vs PyTorch', 'GFLOP/step', 'bound s', 'peak MiB'))
   for size in (int(s) for s in _LATTICE_SIZES.value):
     for jit in _JIT.value:
-      for z2 in _Z2.value:
+      for z2, fourier in itertools.product(_Z2.value, _FOURIER.value):
         env = dict(os.environ)
         if _PROFILE.value:
           env['XLA_FLAGS'] = (env.get('XLA_FLAGS', '') +
                               ' --xla_cpu_enable_xprof_traceme=true')
         out = subprocess.run(
             [sys.executable, __file__,
-             '--child={},{},{}'.format(size, jit, z2),
+             '--child={},{},{},{}'.format(size, jit, z2, fourier),
              '--steps={}'.format(_STEPS.value),
              '--batch_size={}'.format(_BATCH_SIZE.value),
              '--profile={}'.format(_PROFILE.value)],
@@ -197,9 +209,9 @@ def main(argv):
         speedup = ('{:.1f}x'.format(reference / row['seconds_per_step'])
                    if reference and _BATCH_SIZE.value == 512 and
                    z2 == 'mixture' else '-')
-        print(('{:>4} {:>6} {:>12} {:>10.1f}s {:>9.4f} {:>8.2f} {:>10} '
+        print(('{:>4} {:>6} {:>12} {:>7} {:>10.1f}s {:>9.4f} {:>8.2f} {:>10} '
                '{:>10.2f} {:>9.4f} {:>9.0f}').format(
-                   size, jit, z2, row['first_step_seconds'],
+                   size, jit, z2, fourier, row['first_step_seconds'],
                    row['seconds_per_step'], row['steps_per_second'], speedup,
                    row['gflop_per_step'], row['gflop_per_step'] / gflops,
                    row['peak_rss_mib']), flush=True)
