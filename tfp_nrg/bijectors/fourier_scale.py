@@ -15,7 +15,7 @@ def _reflect(spectrum):
 
 
 class FourierScale(one_pass.OnePassBijector):
-  """`x = F^{-1} diag(exp(s_k)) F u`: a periodic convolution, learned by spectrum.
+  """`x = F^{-1} diag(exp(s_k)) F u`: a periodic convolution, learned in k.
 
   On the periodic `L x L` lattice every translation-invariant linear map is a
   convolution, diagonal in Fourier space. This bijector scales each Fourier
@@ -97,17 +97,13 @@ class FourierScale(one_pass.OnePassBijector):
     return output_shape
 
   def _scale(self, field, sign):
-    expected = [self._lattice_size] * 2
-    if (field.shape.rank is None or field.shape.rank < 2 or
-        not field.shape[-2:].is_compatible_with(expected)):
-      raise ValueError('`{}` acts on fields of shape [..., {}, {}]; got '
-                       '{}.'.format(self.name, *expected, field.shape))
+    field = checks.static_lattice_event(field, self._lattice_size, self.name)
     log_spectrum = self.log_spectrum
     half = log_spectrum[:, :self._lattice_size // 2 + 1]
     factor = tf.exp(sign * half)
     scaled = tf.signal.irfft2d(
         tf.signal.rfft2d(field) * tf.complex(factor, tf.zeros_like(factor)),
-        fft_length=expected)
+        fft_length=[self._lattice_size] * 2)
     log_det = sign * tf.reduce_sum(log_spectrum)
     return scaled, tf.fill(tf.shape(field)[:-2], log_det)
 

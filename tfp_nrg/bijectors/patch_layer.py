@@ -141,23 +141,8 @@ class PatchLayer(one_pass.OnePassBijector):
     """2x2 patches the block acts on per field: `(L / 2^scale)^2 / 4`."""
     return (self._lattice_size // 2**self._scale)**2 // 4
 
-  def _check_event(self, field):
-    """`field` with its event dimensions static (traced with `None`s, too)."""
-    expected = [self._lattice_size] * 2
-    if field.shape.rank is None:
-      raise ValueError('`{}` needs fields of known rank [..., {}, {}]; got an '
-                       'unknown rank.'.format(self.name, *expected))
-    if (field.shape.rank < 2 or
-        not field.shape[-2:].is_compatible_with(expected)):
-      raise ValueError('`{}` acts on fields of shape [..., {}, {}]; got '
-                       '{}.'.format(self.name, *expected, field.shape))
-    if not field.shape[-2:].is_fully_defined():
-      # Not tf.ensure_shape: it has no forward-mode (JVP) rule in TF 2.21.
-      field = tf.reshape(field, tf.concat([tf.shape(field)[:-2], expected], 0))
-    return field
-
   def _apply(self, field, block_fn):
-    field = self._check_event(field)
+    field = checks.static_lattice_event(field, self._lattice_size, self.name)
     spacing = 2**self._scale
     active = sublattice(field, spacing)
     if self._shifted:

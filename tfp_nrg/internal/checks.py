@@ -94,6 +94,29 @@ def check_field(x, dtype, event_shape, validate_args, name):
   return x
 
 
+def static_lattice_event(field, lattice_size, name):
+  """`field` with static event dimensions `[L, L]` (traced with `None`s, too).
+
+  A lattice bijector's check of its input, `name` being the bijector's.
+
+  Raises:
+    ValueError: if the rank of `field` is unknown or its shape is not
+      `[..., L, L]`.
+  """
+  expected = [lattice_size] * 2
+  if field.shape.rank is None:
+    raise ValueError('`{}` needs fields of known rank [..., {}, {}]; got an '
+                     'unknown rank.'.format(name, *expected))
+  if (field.shape.rank < 2 or
+      not field.shape[-2:].is_compatible_with(expected)):
+    raise ValueError('`{}` acts on fields of shape [..., {}, {}]; got '
+                     '{}.'.format(name, *expected, field.shape))
+  if not field.shape[-2:].is_fully_defined():
+    # Not tf.ensure_shape: it has no forward-mode (JVP) rule in TF 2.21.
+    field = tf.reshape(field, tf.concat([tf.shape(field)[:-2], expected], 0))
+  return field
+
+
 def check_lattice_size(lattice_size, minimum=4, power_of_two=False,
                        name='lattice_size'):
   """Returns `int(lattice_size)`, or raises an error naming `name`.
