@@ -90,12 +90,6 @@ class FourierScale(one_pass.OnePassBijector):
     raw = tf.convert_to_tensor(self._raw_log_spectrum)
     return 0.5 * (raw + _reflect(raw))
 
-  def _forward_event_shape(self, input_shape):
-    return input_shape
-
-  def _inverse_event_shape(self, output_shape):
-    return output_shape
-
   def _scale(self, field, sign):
     field = checks.static_lattice_event(field, self._lattice_size, self.name)
     log_spectrum = self.log_spectrum

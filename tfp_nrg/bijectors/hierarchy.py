@@ -213,12 +213,6 @@ class HierarchicalFlow(one_pass.OnePassBijector):
     return assemble_latent_scales(parts, self._lattice_size,
                                   self._num_latent_scales)
 
-  def _forward_event_shape(self, input_shape):
-    return input_shape
-
-  def _inverse_event_shape(self, output_shape):
-    return output_shape
-
   def forward_and_log_det(self, z):
     log_det = 0.
     for layer in reversed(self._layers):
