@@ -5,9 +5,11 @@ A sampler is `fn(num_results, num_burnin, thin, seed) -> (states, acceptance)`.
 step, and runs it again with the number of steps that fills the budget: the
 first `--burnin_fraction` of them are discarded and the rest thinned to at
 most `--max_kept` states per chain. The flags here are those of every
-sampling benchmark.
+sampling benchmark, and so is the z-score column, which flags a sampler more
+than `MAX_Z` errors from its reference.
 """
 
+import math
 import time
 
 from absl import flags
@@ -21,6 +23,8 @@ MAX_KEPT = flags.DEFINE_integer('max_kept', 1000,
                                 'States kept per chain (thinned to this).')
 BURNIN_FRACTION = flags.DEFINE_float('burnin_fraction', 0.2,
                                      'Share of the steps discarded.')
+
+MAX_Z = 3.  # The sampling issues' bar: within 3 errors of the reference.
 
 
 def run_for(fn, seconds, seed, calibration_steps):
@@ -58,3 +62,22 @@ def run_for(fn, seconds, seed, calibration_steps):
   states, acceptance = compiled(tf.constant(seed))
   states = states.numpy()
   return states, float(acceptance), time.time() - start, thin, total
+
+
+def z_scores(summary, reference, keys):
+  """`{label: (summary[key] - reference[key]) / error}` for `(key, label)`s.
+
+  The error combines both standard errors, `hypot(stderr, reference_stderr)`,
+  read from the `key + '_stderr'` entries of the two summaries.
+  """
+  return {label: (summary[key] - reference[key]) / math.hypot(
+      summary[key + '_stderr'], reference[key + '_stderr'])
+          for key, label in keys}
+
+
+def z_column(z):
+  """The printed z-scores, `FLAGGED` when one exceeds `MAX_Z` in size."""
+  flagged = any(abs(value) > MAX_Z for value in z.values())
+  return ' '.join('{}:{:+.1f}'.format(label, value)
+                  for label, value in z.items()) + (
+                      '  FLAGGED' if flagged else '')

@@ -16,12 +16,10 @@ timed again on that. Reported per sampler: <phi^2>, <|m|>, chi = N <m^2> and
 the Binder cumulant with autocorrelation-aware errors, z-scores against a long
 HMC reference run (`--reference_seconds`), the integrated autocorrelation
 times and ESS per second of |m| and chi, and the acceptance (HMC's, or the
-flow proposals'). A sampler whose |z| exceeds 4 anywhere is flagged.
+flow proposals'). A sampler whose |z| exceeds 3 anywhere is flagged.
 
   python benchmarks/phi4.py --model_dirs=runs/phi4_L8_lam5,runs/phi4_L8_lam7
 """
-
-import math
 
 from absl import app
 from absl import flags
@@ -42,7 +40,6 @@ _NUM_LOCAL_STEPS = flags.DEFINE_integer(
 flags.mark_flag_as_required('model_dirs')
 
 _CALIBRATION_STEPS = 20
-_MAX_Z = 4.
 
 
 def hmc(target, leapfrog_steps, num_adaptation_steps):
@@ -88,12 +85,9 @@ def row(run, name, summary, reference, acceptance, seconds, thin, total):
       1. - equal_time.BURNIN_FRACTION.value)
   taus = {key: summary[key + '_autocorrelation_time'] * thin
           for key in ('abs_magnetization', 'susceptibility')}
-  z = {}
-  for key, short in (('phi2', 'phi2'), ('abs_magnetization', '|m|'),
-                     ('susceptibility', 'chi'), ('binder_cumulant', 'U')):
-    error = math.hypot(summary[key + '_stderr'], reference[key + '_stderr'])
-    z[short] = (summary[key] - reference[key]) / error
-  flagged = any(abs(v) > _MAX_Z for v in z.values())
+  z = equal_time.z_scores(summary, reference, (
+      ('phi2', 'phi2'), ('abs_magnetization', '|m|'),
+      ('susceptibility', 'chi'), ('binder_cumulant', 'U')))
   target = run.target
   print('{:>3} {:>6.3f} {:<16} {:>7.0f} {:>5.3f} {:>8.4f}({:>3.0f}) '
         '{:>7.4f}({:>3.0f}) {:>8.3f}({:>4.0f}) {:>7.4f}({:>3.0f}) {:>7.1f} '
@@ -108,8 +102,7 @@ def row(run, name, summary, reference, acceptance, seconds, thin, total):
             taus['abs_magnetization'], kept / taus['abs_magnetization'] /
             seconds, taus['susceptibility'],
             kept / taus['susceptibility'] / seconds,
-            ' '.join('{}:{:+.1f}'.format(k, v) for k, v in z.items()) +
-            ('  FLAGGED' if flagged else '')), flush=True)
+            equal_time.z_column(z)), flush=True)
 
 
 def main(argv):

@@ -45,7 +45,6 @@ _NUM_LOCAL_STEPS = flags.DEFINE_list(
     'Local steps per flow proposal of the global-local rows, one row each.')
 
 _CALIBRATION_STEPS = 50
-_MAX_Z = 3.  # The sampling issue's bar: within 3 errors.
 
 
 def checkerboard_chains(target, num_chains, num_results, num_burnin, thin,
@@ -99,16 +98,13 @@ def samplers(run):
 
 def row(size, name, label, summary, reference, acceptance, seconds, thin,
         total):
-  """One printed line per sampler; returns whether every |z| is below 4."""
+  """One printed line per sampler."""
   tau = summary['abs_magnetization_autocorrelation_time'] * thin
   kept = summary['num_chains'] * total * (
       1. - equal_time.BURNIN_FRACTION.value)
   z = dict(E=summary['energy_z_score'], C=summary['specific_heat_z_score'])
-  for key, short in (('abs_magnetization', '|m|'),
-                     ('binder_cumulant', 'U')):
-    error = math.hypot(summary[key + '_stderr'], reference[key + '_stderr'])
-    z[short] = (summary[key] - reference[key]) / error
-  flagged = any(abs(v) > _MAX_Z for v in z.values())
+  z.update(equal_time.z_scores(summary, reference, (
+      ('abs_magnetization', '|m|'), ('binder_cumulant', 'U'))))
   print('{:>3} {:<13} {:<8} {:>7.0f} {:>5} {:>9.4f}({:>4.0f}) {:>7.4f}({:>3.0f}) '
         '{:>7.4f}({:>3.0f}) {:>7.4f}({:>3.0f}) {:>7.4f}({:>3.0f}) {:>7.1f} '
         '{:>8.1f} {}'.format(
@@ -124,8 +120,7 @@ def row(size, name, label, summary, reference, acceptance, seconds, thin,
             summary['binder_cumulant'],
             1e3 * summary['binder_cumulant_stderr'], tau,
             kept / tau / seconds,
-            ' '.join('{}:{:+.1f}'.format(k, v) for k, v in z.items()) +
-            ('  FLAGGED' if flagged else '')), flush=True)
+            equal_time.z_column(z)), flush=True)
 
 
 def main(argv):
