@@ -7,7 +7,10 @@ L, m2 and lam, runs `--num_chains` chains of
                  step size is adapted by dual averaging in the burn-in;
   global_local   `--num_local_steps` such HMC steps (`--gl_leapfrog_steps`),
                  then one independence proposal from the flow
-                 (`mcmc.GlobalLocal`), exact whatever the flow.
+                 (`mcmc.GlobalLocal`), exact whatever the flow; one row per
+                 value of the list, and 0 is independence Metropolis (one
+                 flow pass a step, where global–local needs two: the inverse
+                 for `ln q` of the state HMC moved, and the proposal's).
 
 Each sampler gets the same wall-clock budget (`--seconds`): it is compiled and
 timed on a short run, given the number of steps that fills the budget (the
@@ -18,7 +21,14 @@ HMC reference run (`--reference_seconds`), the integrated autocorrelation
 times and ESS per second of |m| and chi, and the acceptance (HMC's, or the
 flow proposals'). A sampler whose |z| exceeds 3 anywhere is flagged.
 
-  python benchmarks/phi4.py --model_dirs=runs/phi4_L8_lam5,runs/phi4_L8_lam7
+Then, per flow row, what it would take to beat the best HMC row's ESS/s of
+|m| `--speedup` times at the row's own cost per step: the autocorrelation time
+tau of |m| that needs, and the flow acceptance `a` that gives it to an
+independence chain, tau = (2 - a) / a (a tau below 1 cannot be had at that
+cost: the step itself must get cheaper).
+
+  python benchmarks/phi4.py --model_dirs=runs/phi4_L16_lam4.0,runs/phi4_L16_lam5.0 \
+      --leapfrog_steps=10,20 --num_local_steps=0,1
 """
 
 from absl import app
@@ -35,8 +45,11 @@ _LEAPFROG_STEPS = flags.DEFINE_list('leapfrog_steps', ['5', '10', '20'],
                                     'HMC trajectories (leapfrog steps).')
 _GL_LEAPFROG_STEPS = flags.DEFINE_integer(
     'gl_leapfrog_steps', 10, 'Leapfrog steps of global–local\'s HMC.')
-_NUM_LOCAL_STEPS = flags.DEFINE_integer(
-    'num_local_steps', 1, 'HMC steps before each flow proposal.')
+_NUM_LOCAL_STEPS = flags.DEFINE_list(
+    'num_local_steps', ['1'],
+    'HMC steps before each flow proposal, a row each (0: independence).')
+_SPEEDUP = flags.DEFINE_float(
+    'speedup', 3., 'The factor over HMC whose cost the last lines work out.')
 flags.mark_flag_as_required('model_dirs')
 
 _CALIBRATION_STEPS = 20
@@ -56,16 +69,19 @@ def is_accepted(results):
   return results.is_accepted
 
 
-def sampler(run, leapfrog_steps, flow_proposals):
-  """`fn(num_results, num_burnin, thin, seed) -> (states, acceptance)`."""
+def sampler(run, leapfrog_steps, num_local_steps=None):
+  """`fn(num_results, num_burnin, thin, seed) -> (states, acceptance)`.
+
+  Plain HMC if `num_local_steps` is `None`, else global–local with that many
+  HMC steps per flow proposal.
+  """
   target, model = run.target, run.model
 
   def fn(num_results, num_burnin, thin, seed):
     kernel = hmc(target, leapfrog_steps, int(0.8 * num_burnin))
-    if flow_proposals:
+    if num_local_steps is not None:
       kernel = tfp_nrg.mcmc.GlobalLocal(
-          target.log_prob, model, kernel,
-          num_local_steps=_NUM_LOCAL_STEPS.value)
+          target.log_prob, model, kernel, num_local_steps=num_local_steps)
     init_seed, chain_seed = tfp.random.split_seed(seed, n=2)
     states, accepted = tfp.mcmc.sample_chain(
         num_results,
@@ -79,17 +95,21 @@ def sampler(run, leapfrog_steps, flow_proposals):
   return fn
 
 
+def kept_per_second(seconds, total):
+  """States kept per second of the timed run, over all chains."""
+  return equal_time.NUM_CHAINS.value * total * (
+      1. - equal_time.BURNIN_FRACTION.value) / seconds
+
+
 def row(run, name, summary, reference, acceptance, seconds, thin, total):
-  """One printed line per sampler."""
-  kept = equal_time.NUM_CHAINS.value * total * (
-      1. - equal_time.BURNIN_FRACTION.value)
+  """One printed line per sampler; returns its ESS per second of |m|."""
   taus = {key: summary[key + '_autocorrelation_time'] * thin
           for key in ('abs_magnetization', 'susceptibility')}
   z = equal_time.z_scores(summary, reference, (
       ('phi2', 'phi2'), ('abs_magnetization', '|m|'),
       ('susceptibility', 'chi'), ('binder_cumulant', 'U')))
   target = run.target
-  print('{:>3} {:>6.3f} {:<16} {:>7.0f} {:>5.3f} {:>8.4f}({:>3.0f}) '
+  print('{:>3} {:>6.3f} {:<22} {:>7.0f} {:>5.3f} {:>8.4f}({:>3.0f}) '
         '{:>7.4f}({:>3.0f}) {:>8.3f}({:>4.0f}) {:>7.4f}({:>3.0f}) {:>7.1f} '
         '{:>8.1f} {:>7.1f} {:>8.1f} {}'.format(
             target.lattice_size, target.lam, name, total / seconds,
@@ -99,10 +119,24 @@ def row(run, name, summary, reference, acceptance, seconds, thin, total):
             summary['susceptibility'], 1e3 * summary['susceptibility_stderr'],
             summary['binder_cumulant'],
             1e3 * summary['binder_cumulant_stderr'],
-            taus['abs_magnetization'], kept / taus['abs_magnetization'] /
-            seconds, taus['susceptibility'],
-            kept / taus['susceptibility'] / seconds,
+            taus['abs_magnetization'],
+            kept_per_second(seconds, total) / taus['abs_magnetization'],
+            taus['susceptibility'],
+            kept_per_second(seconds, total) / taus['susceptibility'],
             equal_time.z_column(z)), flush=True)
+  return kept_per_second(seconds, total) / taus['abs_magnetization']
+
+
+def print_requirement(name, rate, goal):
+  """What a flow row with `rate` kept states/s needs for `goal` ESS/s."""
+  tau = rate / goal
+  if tau < 1.:
+    need = 'out of reach (tau|m| = 1 would need steps {:.1f}x cheaper)'.format(
+        1. / tau)
+  else:
+    need = 'needs tau|m| <= {:.2f}: a flow acceptance >= {:.2f}'.format(
+        tau, 2. / (tau + 1.))
+  print('    {:<22} {}'.format(name, need), flush=True)
 
 
 def main(argv):
@@ -111,7 +145,7 @@ def main(argv):
   print('Each sampler runs {:.0f} s wall; errors in parentheses are in units '
         'of the last digit shown (1e-4 for phi^2, |m|; 1e-3 for chi, U).'
         .format(equal_time.SECONDS.value))
-  print('{:>3} {:>6} {:<16} {:>7} {:>5} {:>13} {:>12} {:>14} {:>12} {:>7} '
+  print('{:>3} {:>6} {:<22} {:>7} {:>5} {:>13} {:>12} {:>14} {:>12} {:>7} '
         '{:>8} {:>7} {:>8} {}'.format(
             'L', 'lam', 'sampler', 'steps/s', 'acc.', '<phi^2>', '<|m|>',
             'chi', 'Binder U', 'tau|m|', 'ESS/s|m|', 'tau chi', 'ESS/s chi',
@@ -121,18 +155,33 @@ def main(argv):
     if not isinstance(run.target, tfp_nrg.Phi4):
       raise ValueError('{!r} is not a phi^4 run.'.format(model_dir))
     states, *_ = equal_time.run_for(
-        sampler(run, 10, False), equal_time.REFERENCE_SECONDS.value, [9, 9],
+        sampler(run, 10), equal_time.REFERENCE_SECONDS.value, [9, 9],
         _CALIBRATION_STEPS)
     reference = tfp_nrg.observables.phi4_chain_summary(run.target, states)
-    rows = [('hmc L={}'.format(n), sampler(run, int(n), False))
+    rows = [('hmc L={}'.format(n), sampler(run, int(n)))
             for n in _LEAPFROG_STEPS.value]
-    rows.append(('global_local L={}'.format(_GL_LEAPFROG_STEPS.value),
-                 sampler(run, _GL_LEAPFROG_STEPS.value, True)))
+    flow_names = []
+    for k in (int(k) for k in _NUM_LOCAL_STEPS.value):
+      flow_names.append('independence' if k == 0 else
+                        'global_local L={}{}'.format(
+                            _GL_LEAPFROG_STEPS.value,
+                            '' if k == 1 else ' k={}'.format(k)))
+      rows.append((flow_names[-1], sampler(run, _GL_LEAPFROG_STEPS.value, k)))
+    best_hmc, flow_rates = 0., {}
     for name, fn in rows:
       states, acceptance, seconds, thin, total = equal_time.run_for(
           fn, equal_time.SECONDS.value, [2, 2], _CALIBRATION_STEPS)
       summary = tfp_nrg.observables.phi4_chain_summary(run.target, states)
-      row(run, name, summary, reference, acceptance, seconds, thin, total)
+      ess_rate = row(run, name, summary, reference, acceptance, seconds,
+                     thin, total)
+      if name in flow_names:
+        flow_rates[name] = kept_per_second(seconds, total)
+      else:
+        best_hmc = max(best_hmc, ess_rate)
+    print('  {:.0f}x the best HMC row, {:.0f} ESS/s of |m|, at each flow row\'s '
+          'own steps/s:'.format(_SPEEDUP.value, _SPEEDUP.value * best_hmc))
+    for name, rate in flow_rates.items():
+      print_requirement(name, rate, _SPEEDUP.value * best_hmc)
 
 
 if __name__ == '__main__':
