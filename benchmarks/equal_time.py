@@ -5,8 +5,9 @@ A sampler is `fn(num_results, num_burnin, thin, seed) -> (states, acceptance)`.
 step, and runs it again with the number of steps that fills the budget: the
 first `--burnin_fraction` of them are discarded and the rest thinned to at
 most `--max_kept` states per chain. The flags here are those of every
-sampling benchmark, and so is the z-score column, which flags a sampler more
-than `MAX_Z` errors from its reference.
+sampling benchmark, and so are the z-score column, which flags a sampler more
+than `MAX_Z` errors from its reference, and the autocorrelation-time column,
+which marks a time the thinning leaves unresolved.
 """
 
 import math
@@ -25,6 +26,12 @@ BURNIN_FRACTION = flags.DEFINE_float('burnin_fraction', 0.2,
                                      'Share of the steps discarded.')
 
 MAX_Z = 3.  # The sampling issues' bar: within 3 errors of the reference.
+# Kept states this many autocorrelation times apart or fewer resolve it.
+RESOLVED_TAU = 2.
+UNRESOLVED_NOTE = ('* tau not resolved: the kept states are thinned to less '
+                   'than {:.0f} of it apart, so tau is an upper bound and '
+                   'ESS/s a lower bound (a larger --max_kept resolves it).'
+                   .format(RESOLVED_TAU))
 
 
 def run_for(fn, seconds, seed, calibration_steps):
@@ -62,6 +69,23 @@ def run_for(fn, seconds, seed, calibration_steps):
   states, acceptance = compiled(tf.constant(seed))
   states = states.numpy()
   return states, float(acceptance), time.time() - start, thin, total
+
+
+def tau_column(summary, key, thin):
+  """`key`'s autocorrelation time in steps, `*` if the thinning hides it.
+
+  Args:
+    summary: a chain summary with `key + '_autocorrelation_time'`, in kept
+      states.
+    key: the observable.
+    thin: the steps between kept states.
+
+  Returns:
+    `(tau, text)`: tau in steps and its printed column (8 characters).
+  """
+  thinned = summary[key + '_autocorrelation_time']
+  return thin * thinned, '{:>7.1f}{}'.format(
+      thin * thinned, '*' if thinned < RESOLVED_TAU else ' ')
 
 
 def z_scores(summary, reference, keys):

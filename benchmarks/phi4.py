@@ -103,15 +103,15 @@ def kept_per_second(seconds, total):
 
 def row(run, name, summary, reference, acceptance, seconds, thin, total):
   """One printed line per sampler; returns its ESS per second of |m|."""
-  taus = {key: summary[key + '_autocorrelation_time'] * thin
+  taus = {key: equal_time.tau_column(summary, key, thin)
           for key in ('abs_magnetization', 'susceptibility')}
   z = equal_time.z_scores(summary, reference, (
       ('phi2', 'phi2'), ('abs_magnetization', '|m|'),
       ('susceptibility', 'chi'), ('binder_cumulant', 'U')))
   target = run.target
   print('{:>3} {:>6.3f} {:<22} {:>7.0f} {:>5.3f} {:>8.4f}({:>3.0f}) '
-        '{:>7.4f}({:>3.0f}) {:>8.3f}({:>4.0f}) {:>7.4f}({:>3.0f}) {:>7.1f} '
-        '{:>8.1f} {:>7.1f} {:>8.1f} {}'.format(
+        '{:>7.4f}({:>3.0f}) {:>8.3f}({:>4.0f}) {:>7.4f}({:>3.0f}) {} '
+        '{:>8.1f} {} {:>8.1f} {}'.format(
             target.lattice_size, target.lam, name, total / seconds,
             acceptance, summary['phi2'], 1e4 * summary['phi2_stderr'],
             summary['abs_magnetization'],
@@ -119,19 +119,19 @@ def row(run, name, summary, reference, acceptance, seconds, thin, total):
             summary['susceptibility'], 1e3 * summary['susceptibility_stderr'],
             summary['binder_cumulant'],
             1e3 * summary['binder_cumulant_stderr'],
-            taus['abs_magnetization'],
-            kept_per_second(seconds, total) / taus['abs_magnetization'],
-            taus['susceptibility'],
-            kept_per_second(seconds, total) / taus['susceptibility'],
+            taus['abs_magnetization'][1],
+            kept_per_second(seconds, total) / taus['abs_magnetization'][0],
+            taus['susceptibility'][1],
+            kept_per_second(seconds, total) / taus['susceptibility'][0],
             equal_time.z_column(z)), flush=True)
-  return kept_per_second(seconds, total) / taus['abs_magnetization']
+  return kept_per_second(seconds, total) / taus['abs_magnetization'][0]
 
 
 def print_requirement(name, rate, goal):
   """What a flow row with `rate` kept states/s needs for `goal` ESS/s."""
   tau = rate / goal
   if tau < 1.:
-    need = 'out of reach (tau|m| = 1 would need steps {:.1f}x cheaper)'.format(
+    need = 'out of reach (tau|m| = 1 would need steps {:.2f}x cheaper)'.format(
         1. / tau)
   else:
     need = 'needs tau|m| <= {:.2f}: a flow acceptance >= {:.2f}'.format(
@@ -143,10 +143,10 @@ def main(argv):
   del argv
   tf.get_logger().setLevel('ERROR')  # TFP's FFT autocorrelation casts.
   print('Each sampler runs {:.0f} s wall; errors in parentheses are in units '
-        'of the last digit shown (1e-4 for phi^2, |m|; 1e-3 for chi, U).'
-        .format(equal_time.SECONDS.value))
-  print('{:>3} {:>6} {:<22} {:>7} {:>5} {:>13} {:>12} {:>14} {:>12} {:>7} '
-        '{:>8} {:>7} {:>8} {}'.format(
+        'of the last digit shown (1e-4 for phi^2, |m|; 1e-3 for chi, U).\n{}'
+        .format(equal_time.SECONDS.value, equal_time.UNRESOLVED_NOTE))
+  print('{:>3} {:>6} {:<22} {:>7} {:>5} {:>13} {:>12} {:>14} {:>12} {:>8} '
+        '{:>8} {:>8} {:>8} {}'.format(
             'L', 'lam', 'sampler', 'steps/s', 'acc.', '<phi^2>', '<|m|>',
             'chi', 'Binder U', 'tau|m|', 'ESS/s|m|', 'tau chi', 'ESS/s chi',
             'z vs reference'))

@@ -99,14 +99,14 @@ def samplers(run):
 def row(size, name, label, summary, reference, acceptance, seconds, thin,
         total):
   """One printed line per sampler."""
-  tau = summary['abs_magnetization_autocorrelation_time'] * thin
+  tau, tau_text = equal_time.tau_column(summary, 'abs_magnetization', thin)
   kept = summary['num_chains'] * total * (
       1. - equal_time.BURNIN_FRACTION.value)
   z = dict(E=summary['energy_z_score'], C=summary['specific_heat_z_score'])
   z.update(equal_time.z_scores(summary, reference, (
       ('abs_magnetization', '|m|'), ('binder_cumulant', 'U'))))
   print('{:>3} {:<13} {:<8} {:>7.0f} {:>5} {:>9.4f}({:>4.0f}) {:>7.4f}({:>3.0f}) '
-        '{:>7.4f}({:>3.0f}) {:>7.4f}({:>3.0f}) {:>7.4f}({:>3.0f}) {:>7.1f} '
+        '{:>7.4f}({:>3.0f}) {:>7.4f}({:>3.0f}) {:>7.4f}({:>3.0f}) {} '
         '{:>8.1f} {}'.format(
             size, name, label, total / seconds,
             '-' if math.isnan(acceptance) else '{:.3f}'.format(acceptance),
@@ -118,7 +118,7 @@ def row(size, name, label, summary, reference, acceptance, seconds, thin,
             summary['magnetization_squared'],
             1e4 * summary['magnetization_squared_stderr'],
             summary['binder_cumulant'],
-            1e3 * summary['binder_cumulant_stderr'], tau,
+            1e3 * summary['binder_cumulant_stderr'], tau_text,
             kept / tau / seconds,
             equal_time.z_column(z)), flush=True)
 
@@ -127,10 +127,10 @@ def main(argv):
   del argv
   tf.get_logger().setLevel('ERROR')  # TFP's FFT autocorrelation casts.
   print('Each sampler runs {:.0f} s wall; errors in parentheses are in units '
-        'of the last digit shown (1e-4 for E, |m|, m^2; 1e-3 for C, U).'
-        .format(equal_time.SECONDS.value))
+        'of the last digit shown (1e-4 for E, |m|, m^2; 1e-3 for C, U).\n{}'
+        .format(equal_time.SECONDS.value, equal_time.UNRESOLVED_NOTE))
   print('{:>3} {:<13} {:<8} {:>7} {:>5} {:>15} {:>12} {:>12} {:>12} {:>12} '
-        '{:>7} {:>8} {}'.format('L', 'sampler', 'flow', 'steps/s', 'acc.',
+        '{:>8} {:>8} {}'.format('L', 'sampler', 'flow', 'steps/s', 'acc.',
                                 'E/N', 'C/N', '|m|', 'm^2', 'Binder U',
                                 'tau|m|', 'ESS/s|m|', 'z'))
   references = {}
