@@ -24,8 +24,9 @@ flow proposals'). A sampler whose |z| exceeds 3 anywhere is flagged.
 Then, per flow row, what it would take to beat the best HMC row's ESS/s of
 |m| `--speedup` times at the row's own cost per step: the autocorrelation time
 tau of |m| that needs, and the flow acceptance `a` that gives it to an
-independence chain, tau = (2 - a) / a (a tau below 1 cannot be had at that
-cost: the step itself must get cheaper).
+independence chain whose rejections are spread evenly, tau = (2 - a) / a: the
+least it needs, since real chains reject in runs. A tau below 1 cannot be had
+at that cost at all: the step itself must get cheaper.
 
   python benchmarks/phi4.py --model_dirs=runs/phi4_L16_lam4.0,runs/phi4_L16_lam5.0 \
       --leapfrog_steps=10,20 --num_local_steps=0,1
@@ -178,10 +179,12 @@ def main(argv):
         flow_rates[name] = kept_per_second(seconds, total)
       else:
         best_hmc = max(best_hmc, ess_rate)
-    print('  {:.0f}x the best HMC row, {:.0f} ESS/s of |m|, at each flow row\'s '
-          'own steps/s:'.format(_SPEEDUP.value, _SPEEDUP.value * best_hmc))
-    for name, rate in flow_rates.items():
-      print_requirement(name, rate, _SPEEDUP.value * best_hmc)
+    if best_hmc > 0. and flow_rates:
+      print('  {:.0f}x the best HMC row, {:.0f} ESS/s of |m|, at each flow '
+            'row\'s own steps/s:'.format(_SPEEDUP.value,
+                                         _SPEEDUP.value * best_hmc))
+      for name, rate in flow_rates.items():
+        print_requirement(name, rate, _SPEEDUP.value * best_hmc)
 
 
 if __name__ == '__main__':
