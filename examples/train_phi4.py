@@ -54,6 +54,7 @@ _HMC_LEAPFROG_STEPS = flags.DEFINE_integer('hmc_leapfrog_steps', 10,
                                            'Leapfrog steps per HMC step.')
 _NUM_LOCAL_STEPS = flags.DEFINE_integer(
     'num_local_steps', 1, 'HMC steps before each flow proposal.')
+_MAX_R_HAT = 1.1  # Chains whose phi^2 R-hat exceeds this disagree.
 for _name, _minimum in (('num_chains', 1), ('sample_steps', 20),
                         ('burnin_steps', 0), ('hmc_leapfrog_steps', 1),
                         ('num_local_steps', 0)):
@@ -173,6 +174,12 @@ def main(argv):
   lines.append('  G(r), r = 0..{}: {}'.format(
       len(summary['two_point']) - 1,
       ' '.join('{:.4f}'.format(g) for g in summary['two_point'])))
+  lines.append('  R-hat of phi^2 across chains {:.3f}'.format(
+      summary['phi2_potential_scale_reduction']))
+  if summary['phi2_potential_scale_reduction'] > _MAX_R_HAT:
+    lines.append('WARNING: the chains disagree (R-hat above {}): some are '
+                 'stuck or too short; the errors above are not to be '
+                 'trusted.'.format(_MAX_R_HAT))
   print('\n'.join(lines))
   figures.update(summary)
   picture = os.path.join(model_dir, 'samples.png')

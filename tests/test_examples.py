@@ -220,6 +220,11 @@ def test_train_phi4_example_end_to_end(tmp_path):
       metrics['free_energy_bound_stderr'])
   assert metrics['config']['target'] == 'phi4'
   assert len(metrics['two_point']) == 3
+  # R-hat is reported, and warned of past 1.1 (these short chains from a
+  # 40-step flow come out near 1.3).
+  r_hat = metrics['phi2_potential_scale_reduction']
+  assert 'R-hat of phi^2 across chains {:.3f}'.format(r_hat) in done.stdout
+  assert ('the chains disagree' in done.stdout) == (r_hat > 1.1)
   assert (model_dir / 'samples.png').stat().st_size > 1000
 
 

@@ -90,6 +90,12 @@ def test_observables_of_free_field_draws_match_their_exact_moments():
     assert abs(summary['two_point'][r] - value) < 4. * (
         summary['two_point_stderr'][r]), r
   assert summary['phi2_autocorrelation_time'] < 1.5  # Independent draws.
+  assert summary['phi2_potential_scale_reduction'] < 1.05
+  # One chain stuck at a field of twice the typical size: R-hat exposes it.
+  stuck = draws.reshape(400, 16, size, size).copy()
+  stuck[:, 0] = 2. * stuck[0, 0]
+  assert tfp_nrg.observables.phi4_chain_summary(target, stuck)[
+      'phi2_potential_scale_reduction'] > 1.2
   per_draw = tfp_nrg.observables.phi4_observables(target)
   np.testing.assert_allclose(per_draw['phi2'](draws[0].reshape(16, 8, 8)),
                              np.mean(draws[0]**2, axis=-1))

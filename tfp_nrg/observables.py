@@ -313,23 +313,29 @@ def phi4_chain_summary(target, states, num_blocks=20):
     A `dict` of Python floats: `phi2` (`<phi_x^2>`), `abs_magnetization`
     (`<|m|>`), `susceptibility` (`chi = N <m^2>`), each with `_stderr` and
     `_autocorrelation_time` (integrated, in steps); `binder_cumulant` and its
-    `_stderr`; and the lists `two_point` and `two_point_stderr`, `G(r)` for
-    `r = 0 .. L/2`.
+    `_stderr`; `phi2_potential_scale_reduction`, R-hat of `phi^2` across
+    chains (near 1 when they agree; far above it when some chain is stuck,
+    e.g. HMC started from noise, whose large fields make its step unstable so
+    that it rejects every move); and the lists `two_point` and
+    `two_point_stderr`, `G(r)` for `r = 0 .. L/2`.
   """
   states = tf.cast(tf.convert_to_tensor(states, name='states'), tf.float64)
   if states.shape.rank != 4:
     raise ValueError('`states` must have shape [steps, chains, L, L]; got '
                      '{}.'.format(states.shape))
   magnetization = target.magnetization(states)
+  phi2 = tf.reduce_mean(states * states, axis=[-2, -1])
   summary = {}
   for name, series in (
-      ('phi2', tf.reduce_mean(states * states, axis=[-2, -1])),
+      ('phi2', phi2),
       ('abs_magnetization', tf.abs(magnetization)),
       ('susceptibility', target.num_sites * magnetization**2)):
     mean, stderr, tau = mcmc.chain_mean(series)
     summary[name] = float(mean)
     summary[name + '_stderr'] = float(stderr)
     summary[name + '_autocorrelation_time'] = float(tau)
+  summary['phi2_potential_scale_reduction'] = float(
+      tfp.mcmc.potential_scale_reduction(phi2))
   estimate, stderr = mcmc.jackknife(_binder, {'magnetization': magnetization},
                                     num_blocks)
   summary['binder_cumulant'] = float(estimate)
