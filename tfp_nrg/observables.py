@@ -316,8 +316,8 @@ def phi4_chain_summary(target, states, num_blocks=20):
     `_stderr`; `phi2_potential_scale_reduction`, R-hat of `phi^2` across
     chains (near 1 when they agree; far above it when some chain is stuck,
     e.g. HMC started from noise, whose large fields make its step unstable so
-    that it rejects every move); and the lists `two_point` and
-    `two_point_stderr`, `G(r)` for `r = 0 .. L/2`.
+    that it rejects every move; NaN for one chain); and the lists `two_point`
+    and `two_point_stderr`, `G(r)` for `r = 0 .. L/2`.
   """
   states = tf.cast(tf.convert_to_tensor(states, name='states'), tf.float64)
   if states.shape.rank != 4:
