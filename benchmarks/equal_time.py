@@ -71,6 +71,14 @@ def run_for(fn, seconds, seed, calibration_steps):
   return states, float(acceptance), time.time() - start, thin, total
 
 
+def kept_per_second(seconds, total):
+  """States kept per second of a timed run of `total` steps, over all chains.
+
+  ESS per second is this over the autocorrelation time in steps.
+  """
+  return NUM_CHAINS.value * total * (1. - BURNIN_FRACTION.value) / seconds
+
+
 def tau_column(summary, key, thin):
   """`key`'s autocorrelation time in steps, `*` if the thinning hides it.
 

@@ -96,14 +96,9 @@ def sampler(run, leapfrog_steps, num_local_steps=None):
   return fn
 
 
-def kept_per_second(seconds, total):
-  """States kept per second of the timed run, over all chains."""
-  return equal_time.NUM_CHAINS.value * total * (
-      1. - equal_time.BURNIN_FRACTION.value) / seconds
-
-
 def row(run, name, summary, reference, acceptance, seconds, thin, total):
   """One printed line per sampler; returns its ESS per second of |m|."""
+  rate = equal_time.kept_per_second(seconds, total)
   taus = {key: equal_time.tau_column(summary, key, thin)
           for key in ('abs_magnetization', 'susceptibility')}
   z = equal_time.z_scores(summary, reference, (
@@ -120,12 +115,10 @@ def row(run, name, summary, reference, acceptance, seconds, thin, total):
             summary['susceptibility'], 1e3 * summary['susceptibility_stderr'],
             summary['binder_cumulant'],
             1e3 * summary['binder_cumulant_stderr'],
-            taus['abs_magnetization'][1],
-            kept_per_second(seconds, total) / taus['abs_magnetization'][0],
-            taus['susceptibility'][1],
-            kept_per_second(seconds, total) / taus['susceptibility'][0],
+            taus['abs_magnetization'][1], rate / taus['abs_magnetization'][0],
+            taus['susceptibility'][1], rate / taus['susceptibility'][0],
             equal_time.z_column(z)), flush=True)
-  return kept_per_second(seconds, total) / taus['abs_magnetization'][0]
+  return rate / taus['abs_magnetization'][0]
 
 
 def print_requirement(name, rate, goal):
@@ -176,7 +169,7 @@ def main(argv):
       ess_rate = row(run, name, summary, reference, acceptance, seconds,
                      thin, total)
       if name in flow_names:
-        flow_rates[name] = kept_per_second(seconds, total)
+        flow_rates[name] = equal_time.kept_per_second(seconds, total)
       else:
         best_hmc = max(best_hmc, ess_rate)
     if best_hmc > 0. and flow_rates:

@@ -100,8 +100,6 @@ def row(size, name, label, summary, reference, acceptance, seconds, thin,
         total):
   """One printed line per sampler."""
   tau, tau_text = equal_time.tau_column(summary, 'abs_magnetization', thin)
-  kept = summary['num_chains'] * total * (
-      1. - equal_time.BURNIN_FRACTION.value)
   z = dict(E=summary['energy_z_score'], C=summary['specific_heat_z_score'])
   z.update(equal_time.z_scores(summary, reference, (
       ('abs_magnetization', '|m|'), ('binder_cumulant', 'U'))))
@@ -119,7 +117,7 @@ def row(size, name, label, summary, reference, acceptance, seconds, thin,
             1e4 * summary['magnetization_squared_stderr'],
             summary['binder_cumulant'],
             1e3 * summary['binder_cumulant_stderr'], tau_text,
-            kept / tau / seconds,
+            equal_time.kept_per_second(seconds, total) / tau,
             equal_time.z_column(z)), flush=True)
 
 
@@ -154,7 +152,6 @@ def main(argv):
           fn, equal_time.SECONDS.value, [2, 2], _CALIBRATION_STEPS)
       summary = tfp_nrg.observables.ising_chain_summary(target, states,
                                                         seed=(3, 3))
-      summary['num_chains'] = equal_time.NUM_CHAINS.value
       row(size, name, '-' if flow_free else label, summary, references[size],
           acceptance, seconds, thin, total)
     flow_free_done.add(size)
