@@ -30,6 +30,8 @@ import time
 from absl import app
 from absl import flags
 
+import flag_checks
+
 _LATTICE_SIZES = flags.DEFINE_list('lattice_sizes', ['16', '32', '64', '128'],
                                    'Lattice sizes L.')
 _XLA = flags.DEFINE_list('xla', ['true', 'false'], 'XLA settings to run.')
@@ -46,6 +48,20 @@ _HIDDEN_UNITS = flags.DEFINE_list('hidden_units', ['32', '32'],
 _REPEATS = flags.DEFINE_integer('repeats', 10, 'Timed calls per measurement.')
 _CHILD = flags.DEFINE_string('child', None,
                              'Internal: JSON of one configuration to run.')
+flag_checks.check_each('lattice_sizes',
+                       flag_checks.run_config_field('lattice_size', int))
+flag_checks.check_each('max_train_size',
+                       flag_checks.run_config_field('lattice_size', int))
+flag_checks.check_each('conditioner_dtypes',
+                       flag_checks.run_config_field('conditioner_dtype'))
+flag_checks.check_each('num_couplings',
+                       flag_checks.run_config_field('num_couplings', int))
+flag_checks.check_each('xla', flag_checks.one_of(('true', 'false')))
+flag_checks.check_whole(
+    'hidden_units', flag_checks.run_config_field(
+        'hidden_units', lambda values: [int(h) for h in values]))
+flag_checks.at_least('batch_size', 1)
+flag_checks.at_least('repeats', 1)
 
 
 def timed(fn, repeats):

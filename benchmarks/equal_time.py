@@ -16,6 +16,9 @@ import time
 from absl import flags
 import tensorflow as tf
 
+import flag_checks
+import tfp_nrg
+
 NUM_CHAINS = flags.DEFINE_integer('num_chains', 64, 'Chains per sampler.')
 SECONDS = flags.DEFINE_float('seconds', 60., 'Wall-clock budget a sampler.')
 REFERENCE_SECONDS = flags.DEFINE_float(
@@ -24,6 +27,14 @@ MAX_KEPT = flags.DEFINE_integer('max_kept', 1000,
                                 'States kept per chain (thinned to this).')
 BURNIN_FRACTION = flags.DEFINE_float('burnin_fraction', 0.2,
                                      'Share of the steps discarded.')
+
+flag_checks.at_least('num_chains', 1)
+flag_checks.positive('seconds')
+flag_checks.positive('reference_seconds')
+# The chain summaries' jackknife cuts the kept states into blocks.
+flag_checks.at_least('max_kept', tfp_nrg.observables.CHAIN_SUMMARY_BLOCKS)
+flags.register_validator('burnin_fraction', lambda value: 0. <= value < 1.,
+                         message='--burnin_fraction must be in [0, 1).')
 
 MAX_Z = 3.  # The sampling issues' bar: within 3 errors of the reference.
 # Kept states this many autocorrelation times apart or fewer resolve it.

@@ -38,6 +38,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 import equal_time
+import flag_checks
 import tfp_nrg
 
 _MODEL_DIRS = flags.DEFINE_list('model_dirs', None,
@@ -52,6 +53,11 @@ _NUM_LOCAL_STEPS = flags.DEFINE_list(
 _SPEEDUP = flags.DEFINE_float(
     'speedup', 3., 'The factor over HMC whose cost the last lines work out.')
 flags.mark_flag_as_required('model_dirs')
+flag_checks.check_each('model_dirs', flag_checks.run_of('phi4'))
+flag_checks.check_each('leapfrog_steps', flag_checks.whole_number(1))
+flag_checks.check_each('num_local_steps', flag_checks.whole_number(0))
+flag_checks.at_least('gl_leapfrog_steps', 1)
+flag_checks.positive('speedup')
 
 _CALIBRATION_STEPS = 20
 

@@ -35,6 +35,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 import equal_time
+import flag_checks
 import tfp_nrg
 
 _MODEL_DIRS = flags.DEFINE_list('model_dirs', None,
@@ -43,6 +44,8 @@ flags.mark_flag_as_required('model_dirs')
 _NUM_LOCAL_STEPS = flags.DEFINE_list(
     'num_local_steps', ['1'],
     'Local steps per flow proposal of the global-local rows, one row each.')
+flag_checks.check_each('model_dirs', flag_checks.run_of('dual_ising'))
+flag_checks.check_each('num_local_steps', flag_checks.whole_number(0))
 
 _CALIBRATION_STEPS = 50
 

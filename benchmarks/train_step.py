@@ -44,6 +44,8 @@ import time
 from absl import app
 from absl import flags
 
+import flag_checks
+
 _LATTICE_SIZES = flags.DEFINE_list('lattice_sizes', ['8', '16'],
                                    'Lattice sizes L.')
 _STEPS = flags.DEFINE_integer('steps', 30, 'Timed steps per configuration.')
@@ -59,6 +61,14 @@ _PROFILE = flags.DEFINE_bool(
     'profile', False, 'Also trace 5 XLA steps and print the HLO ops\' time '
     'by kind.')
 _CHILD = flags.DEFINE_string('child', None, 'Internal: run one configuration.')
+flag_checks.check_each('lattice_sizes',
+                       flag_checks.run_config_field('lattice_size', int))
+flag_checks.check_each('z2', flag_checks.run_config_field('z2'))
+flag_checks.check_each('batch_size',
+                       flag_checks.run_config_field('batch_size', int))
+flag_checks.check_each('jit', flag_checks.one_of(('xla', 'graph')))
+flag_checks.check_each('fourier_scale', flag_checks.one_of(('false', 'true')))
+flag_checks.at_least('steps', 1)
 NUM_COUPLINGS, HIDDEN_UNITS = 10, (10, 10, 10)
 
 PYTORCH_SECONDS_PER_STEP = {8: 1.17, 16: 3.3}

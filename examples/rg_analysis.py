@@ -35,7 +35,8 @@ import tfp_nrg
 _MODEL_DIR = flags.DEFINE_string('model_dir', None,
                                  'Directory of a train_ising.py run.')
 _OUTPUT_DIR = flags.DEFINE_string(
-    'output_dir', None, 'Where to write; default <model_dir>/rg_analysis.')
+    'output_dir', None, 'Where to write (new or empty); default the first '
+    'unused <model_dir>/rg_analysis[.N].')
 _NUM_SAMPLES = flags.DEFINE_integer(
     'num_samples', 2048,
     'Equilibrium configurations: the last state of as many independence '
@@ -51,6 +52,15 @@ _NUM_FRAMES = flags.DEFINE_integer('num_frames', 8,
                                    'Frames of each latent path.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the analysis.')
 flags.mark_flag_as_required('model_dir')
+for _name, _minimum in (('num_burnin_steps', 0),
+                        ('coupling_samples', tfp_nrg.rg.MIN_COUPLING_SAMPLES),
+                        ('num_frames', tfp_nrg.rg.MIN_FRAMES),
+                        # Neighbouring pairs: one variable against one.
+                        ('ksg_samples',
+                         tfp_nrg.stats.min_gaussian_samples(1, 1))):
+  flags.register_validator(
+      _name, lambda value, minimum=_minimum: value >= minimum,
+      message='--{} must be at least {}.'.format(_name, _minimum))
 
 CAPTIONS = {
     'regeneration.png':
@@ -190,15 +200,49 @@ def to_numpy(structure):
       (v.tolist() if isinstance(v, np.ndarray) else v), structure)
 
 
+def prepare_output_dir(lattice_size):
+  """Checks the flags that depend on the run; creates the output directory.
+
+  Returns:
+    `--output_dir`, which must be new or empty, or by default the first
+    unused `<model_dir>/rg_analysis[.N]`, so an earlier analysis is kept.
+
+  Raises:
+    app.UsageError: naming the flag, before any work.
+  """
+  # The half-lattice mutual information: N/2 variables against N/2.
+  half = lattice_size**2 // 2
+  needed = tfp_nrg.stats.min_gaussian_samples(half, half)
+  if _NUM_SAMPLES.value < needed:
+    raise app.UsageError('--num_samples must be at least {} at L = {} (the '
+                         'mutual information of the lattice halves); got '
+                         '{}.'.format(needed, lattice_size,
+                                      _NUM_SAMPLES.value))
+  if _KSG_SAMPLES.value > _NUM_SAMPLES.value:
+    raise app.UsageError('--ksg_samples ({}) must not exceed --num_samples '
+                         '({}).'.format(_KSG_SAMPLES.value, _NUM_SAMPLES.value))
+  output_dir = _OUTPUT_DIR.value
+  if output_dir is None:
+    output_dir = tfp_nrg.checkpoints.unused_path(
+        os.path.join(_MODEL_DIR.value, 'rg_analysis'))
+  elif os.path.isdir(output_dir) and os.listdir(output_dir):
+    raise app.UsageError('--output_dir {!r} is not empty; refusing to '
+                         'overwrite what it holds.'.format(output_dir))
+  try:
+    tfp_nrg.checkpoints.check_writable_directory(output_dir, '--output_dir')
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
+  os.makedirs(output_dir, exist_ok=True)
+  return output_dir
+
+
 def main(argv):
   del argv
   logging.set_verbosity(logging.ERROR)
-  run = tfp_nrg.runs.load(_MODEL_DIR.value)
+  run = tfp_nrg.runs.load(_MODEL_DIR.value, target='dual_ising')
   model, target, step = run.model, run.target, run.step
   flow = tfp_nrg.distributions.flow_of(model)
-  output_dir = _OUTPUT_DIR.value or os.path.join(_MODEL_DIR.value,
-                                                 'rg_analysis')
-  os.makedirs(output_dir, exist_ok=True)
+  output_dir = prepare_output_dir(flow.lattice_size)
   seeds = tfp.random.split_seed((0, _SEED.value), n=6)
 
   sample = tf.function(

@@ -75,7 +75,10 @@ _JIT = flags.DEFINE_bool(
 _METRICS_OUT = flags.DEFINE_string('metrics_out', None,
                                    'Metrics JSON; default none.')
 flags.mark_flag_as_required('model_dir')
-for _name, _minimum in (('num_chains', 1), ('num_steps', 2),
+for _name, _minimum in (('num_chains', 1),
+                        # The chain summary's jackknife cuts into blocks.
+                        ('num_steps',
+                         tfp_nrg.observables.CHAIN_SUMMARY_BLOCKS),
                         ('num_burnin_steps', 0), ('num_local_steps', 0),
                         ('local_sweeps', 1), ('adapt_steps', 0)):
   flags.register_validator(
@@ -111,7 +114,9 @@ def run_and_report(name, target, sample_fn, seed):
     `ess_per_second` (of the energy, compilation included) and
     `sampling_seconds`.
   """
-  (states, accepted), seconds = run_chains(sample_fn)
+  (states, accepted, *non_finite), seconds = run_chains(sample_fn)
+  if non_finite:
+    tfp_nrg.mcmc.warn_non_finite(non_finite[0])
   summary = tfp_nrg.observables.ising_chain_summary(target, states, seed=seed)
   acceptance = float(accepted.mean())
   ess = accepted.size / summary['energy_autocorrelation_time']
@@ -150,7 +155,7 @@ def chains_fn(kernel, model, target, seeds, num_steps=None):
   if kernel == 'independence':
     return lambda: tfp_nrg.mcmc.sample_independence_chains(
         target.log_prob, model, num_chains, num_steps, _NUM_BURNIN.value,
-        seed=seeds[0])
+        seed=seeds[0], return_non_finite=True)
   if kernel == 'latent_hmc':
     flow = tfp_nrg.distributions.flow_of(model)
     latent = tf.random.stateless_normal(
@@ -166,15 +171,16 @@ def chains_fn(kernel, model, target, seeds, num_steps=None):
         num_local_steps=_NUM_LOCAL_STEPS.value)
   return lambda: tfp_nrg.mcmc.sample_chains(
       transition, model.sample(num_chains, seed=seeds[1]), num_steps,
-      _NUM_BURNIN.value, seed=seeds[0])
+      _NUM_BURNIN.value, seed=seeds[0], return_non_finite=True)
 
 
 def adapt(model, target, batch_size, seeds):
   """Fits `model` to the states of global-local chains; returns figures."""
   seeds = tfp.random.split_seed(seeds[3], n=4)  # Not the production chains'.
-  (states, accepted), seconds = run_chains(chains_fn(
+  (states, accepted, non_finite), seconds = run_chains(chains_fn(
       'global_local', model, target, seeds,
       num_steps=_ADAPT_STATES_PER_CHAIN))
+  tfp_nrg.mcmc.warn_non_finite(non_finite)
   print('adaptation: {} global-local chains x {} steps after {} burn-in '
         '({:.1f} s), flow acceptance {:.3f}; fitting the flow to their states '
         'for {} steps'.format(_NUM_CHAINS.value, _ADAPT_STATES_PER_CHAIN,
@@ -201,7 +207,8 @@ def main(argv):
   logging.set_verbosity(logging.ERROR)
   if _METRICS_OUT.value:
     tfp_nrg.checkpoints.check_new_file(_METRICS_OUT.value, '--metrics_out')
-  run = tfp_nrg.runs.load(_MODEL_DIR.value, temperature=_TEMPERATURE.value)
+  run = tfp_nrg.runs.load(_MODEL_DIR.value, temperature=_TEMPERATURE.value,
+                          target='dual_ising')
   model, target = run.model, run.target
   if target.temperature != run.config.temperature and not _ALLOW_OTHER_T.value:
     raise ValueError(
@@ -227,9 +234,12 @@ def main(argv):
         seeds[2])
 
   if _METRICS_OUT.value:
-    with open(_METRICS_OUT.value, 'x') as f:
+    path = tfp_nrg.checkpoints.claim_new_file(_METRICS_OUT.value)
+    with open(path, 'w') as f:
       json.dump(metrics, f, indent=2, sort_keys=True)
-    print('Metrics written to {}'.format(_METRICS_OUT.value))
+    print('Metrics written to {}{}'.format(
+        path, '' if path == _METRICS_OUT.value else ' ({} appeared while the '
+        'chains ran)'.format(_METRICS_OUT.value)))
 
 
 if __name__ == '__main__':

@@ -271,7 +271,8 @@ def main(argv):
       progress=tfp_nrg.hooks.ProgressLine('model draws'))
   report = tfp_nrg.observables.ising_report(target, results)
   steps = int(trainer.step.numpy())
-  picture = os.path.join(model_dir, 'samples.png')
+  picture = tfp_nrg.checkpoints.claim_new_file(
+      os.path.join(model_dir, 'samples.png'))
   save_samples_png(model, target, picture, seed=trainer.seed + 7)
   print(format_report(report, result, target, steps,
                       (eval_samples, target_samples)))

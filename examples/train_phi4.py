@@ -81,11 +81,13 @@ def sample(model, target, seed):
                                     num_local_steps=_NUM_LOCAL_STEPS.value)
   init_seed, chain_seed = tfp.random.split_seed(seed)
   start = time.time()
-  states, accepted = tf.function(
+  states, accepted, non_finite = tf.function(
       lambda: tfp_nrg.mcmc.sample_chains(
           kernel, model.sample(_NUM_CHAINS.value, seed=init_seed),
-          _SAMPLE_STEPS.value, _BURNIN_STEPS.value, seed=chain_seed),
+          _SAMPLE_STEPS.value, _BURNIN_STEPS.value, seed=chain_seed,
+          return_non_finite=True),
       jit_compile=training_flags.JIT.value, autograph=False)()
+  tfp_nrg.mcmc.warn_non_finite(non_finite)
   return states.numpy(), accepted.numpy(), time.time() - start
 
 
@@ -182,7 +184,8 @@ def main(argv):
                  'trusted.'.format(_MAX_R_HAT))
   print('\n'.join(lines))
   figures.update(summary)
-  picture = os.path.join(model_dir, 'samples.png')
+  picture = tfp_nrg.checkpoints.claim_new_file(
+      os.path.join(model_dir, 'samples.png'))
   save_samples_png(model, states, picture, picture_seed,
                    'phi^4, L = {}, m2 = {}, lam = {}'.format(
                        target.lattice_size, target.m2, target.lam))

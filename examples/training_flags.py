@@ -16,8 +16,9 @@ import tensorflow as tf
 
 import tfp_nrg
 
-LATTICE_SIZE = flags.DEFINE_integer('lattice_size', 8,
-                                    'Sites per side L (a power of two).')
+LATTICE_SIZE = flags.DEFINE_integer(
+    'lattice_size', 8, 'Sites per side L (a power of two, except for '
+    '--flow=continuous).')
 ARCHITECTURE = flags.DEFINE_enum('architecture', 'mera',
                                  list(tfp_nrg.distributions.ARCHITECTURES),
                                  'NeuralRG architecture.')
@@ -44,6 +45,17 @@ FOURIER_SCALE = flags.DEFINE_bool(
     'fourier_scale', True,
     'End the flow with a learned periodic convolution (FourierScale) that '
     'carries the Gaussian part of the correlations.')
+FLOW = flags.DEFINE_enum(
+    'flow', 'neural_rg', list(tfp_nrg.runs.FLOWS),
+    'The model: NeuralRG; the equivariant continuous flow (after the Fourier '
+    'scale with --fourier_scale; any L); or the continuous flow at the '
+    'physical end of the NeuralRG (hybrid).')
+CONTINUOUS_STEPS = flags.DEFINE_integer(
+    'continuous_steps', None,
+    'Runge-Kutta steps of the continuous flow (default 10).')
+CONTINUOUS_FEATURES = flags.DEFINE_integer(
+    'continuous_features', None,
+    'Sine features of the continuous flow (default 16).')
 BATCH_SIZE = flags.DEFINE_integer('batch_size', 256, 'Draws per step.')
 NUM_STEPS = flags.DEFINE_integer('num_steps', 6000, 'Training steps.')
 LEARNING_RATE = flags.DEFINE_float('learning_rate', 2e-3,
@@ -97,7 +109,9 @@ def run_config(**target_fields):
       num_steps=NUM_STEPS.value, learning_rate=LEARNING_RATE.value,
       lr_schedule=SCHEDULE.value, clip_norm=CLIP_NORM.value or None,
       gradient_estimator=ESTIMATOR.value,
-      beta_annealing=BETA_ANNEALING.value, seed=SEED.value, **target_fields)
+      beta_annealing=BETA_ANNEALING.value, seed=SEED.value, flow=FLOW.value,
+      continuous_steps=CONTINUOUS_STEPS.value,
+      continuous_features=CONTINUOUS_FEATURES.value, **target_fields)
 
 
 def eval_samples():
@@ -122,7 +136,7 @@ def prepare_run_dir(config, name):
   model_dir = MODEL_DIR.value or os.path.join(
       'runs', '{}_L{}_{}'.format(name, LATTICE_SIZE.value,
                                  time.strftime('%Y%m%d-%H%M%S')))
-  tfp_nrg.checkpoints.check_model_dir(model_dir, config.to_json())
+  tfp_nrg.checkpoints.check_model_dir(model_dir, config)
   if METRICS_OUT.value:
     metrics_path = tfp_nrg.checkpoints.check_new_file(METRICS_OUT.value,
                                                       '--metrics_out')
@@ -144,7 +158,7 @@ def train(trainer, config, model_dir):
       model_dir, trainer.strategy.num_replicas_in_sync))
   try:
     result = trainer.fit(NUM_STEPS.value, model_dir=model_dir,
-                         config=config.to_json(), log_every=LOG_EVERY.value,
+                         config=config, log_every=LOG_EVERY.value,
                          checkpoint_every=CHECKPOINT_EVERY.value)
   except FloatingPointError as error:
     raise SystemExit('Training diverged: {} Try a smaller --learning_rate or '
@@ -159,8 +173,15 @@ def train(trainer, config, model_dir):
 
 def write_metrics(path, figures, picture):
   """Writes `figures` as JSON (non-finite floats as `null`); never overwrites.
+
+  If `path` was taken while the run worked (another process wrote it), the
+  figures go to the first free `metrics.N.json` beside it instead.
   """
-  with open(path, 'x') as f:
+  claimed = tfp_nrg.checkpoints.claim_new_file(path)
+  if claimed != path:
+    print('{} appeared while this run worked; writing to {} instead.'.format(
+        path, claimed))
+  with open(claimed, 'w') as f:
     json.dump(tfp_nrg.evaluation.json_safe(figures), f, indent=2,
               sort_keys=True)
-  print('Metrics written to {}; samples drawn in {}'.format(path, picture))
+  print('Metrics written to {}; samples drawn in {}'.format(claimed, picture))

@@ -209,14 +209,18 @@ def test_rejects_bad_arguments():
         t.log_prob, q, tfp.mcmc.RandomWalkMetropolis(t.log_prob),
         num_local_steps=1),
 ])
-def test_chains_leave_a_nan_initial_state(build):
-  """Used to stay at NaN forever, silently."""
+def test_chains_never_step_from_a_nan_initial_state_and_say_so(build):
+  """A step on a non-finite density is never taken, nor force-accepted."""
   target, proposal = tfd.Normal(1., 1.), tfd.Normal(0., 1.5)
   init = tf.constant([np.nan, 0.5, np.nan, np.inf])
-  states, _ = tfp.mcmc.sample_chain(
-      30, current_state=init, kernel=build(target, proposal),
-      trace_fn=lambda _, r: (), seed=(1, 2))
-  assert np.all(np.isfinite(states[-1]))
+  with pytest.warns(RuntimeWarning, match='non-finite'):
+    _, accepted, flags = tfp_nrg.mcmc.sample_chains(
+        build(target, proposal), init, 30, seed=(1, 2),
+        return_non_finite=True)
+  assert np.all(flags.numpy()[:, [0, 2, 3]])
+  assert not np.any(flags.numpy()[:, 1])
+  assert not np.any(accepted & flags)
+  assert np.any(accepted.numpy()[:, 1])
 
 
 if __name__ == '__main__':

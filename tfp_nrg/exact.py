@@ -40,6 +40,8 @@ from tfp_nrg.internal import checks
 
 __all__ = [
     'CRITICAL_TEMPERATURE',
+    'MAX_DERIVATIVE_TEMPERATURE',
+    'MIN_SPECIFIC_HEAT_TEMPERATURE',
     'ising_energy_per_site',
     'ising_log_z',
     'ising_specific_heat_per_site',
@@ -67,6 +69,19 @@ def _check_shape(lattice_size):
 
 # Above this K = 1/T only the two ground states count in double precision.
 _GROUND_STATE_COUPLING = 20.
+# Below this K the high-temperature series ln Z = N ln 2 + 2N ln cosh K is
+# exact to double precision (its first loop term, at most (N + 2L) tanh^4 K,
+# is below 1e-16 of N ln 2).
+_FREE_SPIN_COUPLING = 1e-4
+# The K-derivatives of Kaufman's formula cancel to about 1 / K^2 of their
+# terms: above this temperature the energy and specific heat lose more than
+# about 1e-9 of their value (measured against enumeration on the 4 x 4 torus),
+# and are refused.
+MAX_DERIVATIVE_TEMPERATURE = 1e3
+# Below this temperature the specific heat (of order e^{-8/T}) is smaller than
+# the formula's rounding, about 1e-11: its relative error passes 1e-8 (on the
+# 4 x 4 torus), and it is refused.
+MIN_SPECIFIC_HEAT_TEMPERATURE = 0.5
 
 
 def _log_abs_2cosh(u):
@@ -86,6 +101,9 @@ def _kaufman(lattice_size, temperature):
   coupling = 1. / checks.check_finite_number(
       temperature, 'temperature', positive=True)
   num_sites = rows * cols
+  if coupling < _FREE_SPIN_COUPLING:
+    return (num_sites * (math.log(2.) + 2. * math.log(math.cosh(coupling))),
+            None, None, coupling, num_sites)
   if coupling > _GROUND_STATE_COUPLING:
     # Two ground states of energy -2N; every excitation costs at least 4J
     # and so weighs below N e^{-4K} < 1e-30 of them: ln Z = 2NK + ln 2 to
@@ -185,8 +203,13 @@ def ising_energy_per_site(lattice_size, temperature):
 
   Returns:
     The energy per site as a Python float.
+
+  Raises:
+    TypeError, ValueError: for a malformed `lattice_size` or `temperature`,
+      or a temperature above `MAX_DERIVATIVE_TEMPERATURE`.
   """
-  _, d_log_z, _, _, num_sites = _kaufman(lattice_size, temperature)
+  _, d_log_z, _, _, num_sites = _kaufman(
+      lattice_size, _check_derivative_temperature(temperature))
   return -d_log_z / num_sites
 
 
@@ -199,9 +222,33 @@ def ising_specific_heat_per_site(lattice_size, temperature):
 
   Returns:
     The specific heat per site (k_B = 1) as a Python float.
+
+  Raises:
+    TypeError, ValueError: for a malformed `lattice_size` or `temperature`,
+      or a temperature above `MAX_DERIVATIVE_TEMPERATURE` or below
+      `MIN_SPECIFIC_HEAT_TEMPERATURE`.
   """
+  temperature = _check_derivative_temperature(temperature)
+  if temperature < MIN_SPECIFIC_HEAT_TEMPERATURE:
+    raise ValueError(
+        '`temperature` must be at least {:g} for the exact specific heat: '
+        'below it, C is smaller than the formula\'s rounding; got {:g}.'.format(
+            MIN_SPECIFIC_HEAT_TEMPERATURE, temperature))
   _, _, d2_log_z, coupling, num_sites = _kaufman(lattice_size, temperature)
   return coupling**2 * d2_log_z / num_sites
+
+
+def _check_derivative_temperature(temperature):
+  """`temperature`, unless the derivatives of `ln Z` are imprecise there."""
+  temperature = checks.check_finite_number(temperature, 'temperature',
+                                           positive=True)
+  if temperature > MAX_DERIVATIVE_TEMPERATURE:
+    raise ValueError(
+        '`temperature` must be at most {:g} for the exact energy and '
+        'specific heat: above it, Kaufman\'s formula loses their precision to '
+        'cancellation; got {:g}.'.format(MAX_DERIVATIVE_TEMPERATURE,
+                                         temperature))
+  return temperature
 
 
 def _onsager_kappa(temperature):
@@ -246,6 +293,10 @@ def onsager_energy_per_site(temperature):
 
   Returns:
     The energy per site as a Python float.
+
+  Raises:
+    TypeError, ValueError: for a malformed `lattice_size` or `temperature`,
+      or a temperature above `MAX_DERIVATIVE_TEMPERATURE`.
   """
   coupling, kappa = _onsager_kappa(temperature)
   prefactor = 2. * math.tanh(2. * coupling)**2 - 1.

@@ -61,7 +61,8 @@ def roll(x, shift, axis):
   field goes through here.
 
   Args:
-    x: `Tensor` of known rank.
+    x: `Tensor` (of unknown rank too: the axes are then counted at run
+      time).
     shift: Python `int` or list of ints, as in `tf.roll`.
     axis: Python `int` or list of ints, negative ones counted from the end.
 
@@ -69,6 +70,8 @@ def roll(x, shift, axis):
     `tf.roll(x, shift, axis)`.
   """
   rank = x.shape.rank
+  if rank is None:
+    rank = tf.rank(x)
   if isinstance(axis, (list, tuple)):
     axis = [a % rank for a in axis]
   else:

@@ -30,6 +30,7 @@ from tfp_nrg import lattice
 from tfp_nrg import mcmc
 
 __all__ = [
+    'CHAIN_SUMMARY_BLOCKS',
     'IsingReport',
     'ising_chain_summary',
     'ising_observables',
@@ -38,6 +39,10 @@ __all__ = [
     'phi4_observables',
     'two_point_function',
 ]
+
+# Jackknife blocks of the chain summaries: chains need at least this many
+# kept steps.
+CHAIN_SUMMARY_BLOCKS = 20
 
 
 def ising_observables(target):
@@ -187,7 +192,8 @@ def _z_score(value, stderr, exact):
   return math.copysign(math.inf, deviation) if deviation else 0.
 
 
-def ising_chain_summary(target, states, seed, num_blocks=20):
+def ising_chain_summary(target, states, seed,
+                        num_blocks=CHAIN_SUMMARY_BLOCKS):
   """Ising observables with error bars from Markov chains of dual states.
 
   From chains `x ~ pi` (after burn-in): the energy per site by the improved
@@ -298,7 +304,7 @@ def two_point_function(phi, max_distance=None):
       for r in range(max_distance + 1)], axis=-1)
 
 
-def phi4_chain_summary(target, states, num_blocks=20):
+def phi4_chain_summary(target, states, num_blocks=CHAIN_SUMMARY_BLOCKS):
   """phi^4 observables with error bars from Markov chains of fields.
 
   Means carry autocorrelation-aware errors (`mcmc.chain_mean`); the Binder

@@ -56,6 +56,8 @@ from tfp_nrg.bijectors import patch_layer
 from tfp_nrg.internal import checks
 
 __all__ = [
+    'MIN_COUPLING_SAMPLES',
+    'MIN_FRAMES',
     'coarse_latent_energy',
     'effective_couplings',
     'half_lattice_mutual_information',
@@ -72,6 +74,9 @@ __all__ = [
 
 FINER_MODES = ('fresh', 'zero')
 PATHS = ('linear', 'great_circle')
+# The fewest draws `effective_couplings` fits on, and frames of a latent path.
+MIN_COUPLING_SAMPLES = 16
+MIN_FRAMES = 2
 
 
 def _check_scale(flow, scale):
@@ -224,7 +229,7 @@ def effective_couplings(flow, target_log_prob_fn, scale, num_samples, seed):
     flow: a NeuralRG bijector.
     target_log_prob_fn: callable `x -> ln pi(x)`.
     scale: Python `int` in `[0, flow.num_latent_scales]`.
-    num_samples: Python `int` >= 16, draws to fit on.
+    num_samples: Python `int` >= `MIN_COUPLING_SAMPLES`, draws to fit on.
     seed: a stateless seed.
 
   Returns:
@@ -233,7 +238,8 @@ def effective_couplings(flow, target_log_prob_fn, scale, num_samples, seed):
     and `r_squared` of the fit; with `scale` and `size` (`S`).
   """
   scale = _check_scale(flow, scale)
-  num_samples = checks.check_positive_int(num_samples, 'num_samples', 16)
+  num_samples = checks.check_positive_int(num_samples, 'num_samples',
+                                          MIN_COUPLING_SAMPLES)
   size = flow.lattice_size // 2**scale
   coarse = tf.random.stateless_normal([num_samples, size, size],
                                       checks.stateless_seed(seed),
@@ -403,7 +409,8 @@ def interpolate_latents(z0, z1, num_frames, path='linear'):
   Returns:
     `Tensor` `[num_frames] + z0.shape`.
   """
-  num_frames = checks.check_positive_int(num_frames, 'num_frames', 2)
+  num_frames = checks.check_positive_int(num_frames, 'num_frames',
+                                         MIN_FRAMES)
   if path not in PATHS:
     raise ValueError('`path` must be one of {}; got {!r}.'.format(PATHS, path))
   z0 = tf.convert_to_tensor(z0)

@@ -14,7 +14,7 @@ Example:
 config = tfp_nrg.runs.RunConfig(lattice_size=8, num_steps=200)
 target, model = config.build_target(), config.build_model()
 trainer = config.build_trainer(model, target)
-trainer.fit(config.num_steps, model_dir='/tmp/run', config=config.to_json())
+trainer.fit(config.num_steps, model_dir='/tmp/run', config=config)
 
 run = tfp_nrg.runs.load('/tmp/run')       # Run(config, model, target, ...)
 run.model.sample(4, seed=(1, 2))
@@ -25,6 +25,7 @@ import collections
 import dataclasses
 from typing import Optional, Tuple
 
+import numpy as np
 import tensorflow as tf
 
 from tfp_nrg import checkpoints
@@ -35,7 +36,8 @@ from tfp_nrg import targets
 from tfp_nrg import training
 from tfp_nrg.internal import checks
 
-__all__ = ['FORMAT_VERSION', 'Run', 'RunConfig', 'Z2_SYMMETRIES', 'load']
+__all__ = ['FLOWS', 'FORMAT_VERSION', 'Run', 'RunConfig', 'Z2_SYMMETRIES',
+           'load']
 
 FORMAT_VERSION = 3
 TARGETS = ('dual_ising', 'phi4')
@@ -44,6 +46,13 @@ FORWARD_KL_SCHEDULES = ('constant', 'cosine')
 # How a model is made Z2-invariant: `Symmetrized` mixture, odd couplings
 # (`neural_rg(z2_equivariant=True)`), or not at all.
 Z2_SYMMETRIES = ('mixture', 'equivariant', 'none')
+# The model's flow: NeuralRG, the equivariant continuous flow
+# (`distributions.continuous_flow`), or the continuous flow at the physical
+# end of a NeuralRG (the hybrid).
+FLOWS = ('neural_rg', 'continuous', 'hybrid')
+_CONTINUOUS_DEFAULTS = dict(continuous_steps=10, continuous_features=16)
+# Precisions of the conditioner networks; None: the model's dtype.
+CONDITIONER_DTYPES = (None, 'float16', 'bfloat16', 'float32', 'float64')
 GRADIENT_ESTIMATORS = {
     'reparameterization': training.REPARAMETERIZATION,
     'path': training.DOUBLY_REPARAMETERIZED,
@@ -76,6 +85,13 @@ class RunConfig:
   (`'constant'`, or `'cosine'` decaying to 0 over `num_steps`).
   `beta_annealing` in [0, 1) is the rate `a` of beta annealing (the reverse
   KL to `pi^(1 - a^(t+1))` at step `t`, `training.BetaAnnealing`); 0: none.
+  `flow` (`FLOWS`) is `'neural_rg'`, `'continuous'` (the equivariant
+  continuous flow, after a `FourierScale` if `fourier_scale`; any
+  `lattice_size`, and the NeuralRG fields are not used) or `'hybrid'` (the
+  continuous flow at the physical end of the NeuralRG); the continuous flow
+  has `continuous_steps` Runge-Kutta steps (default 10) and
+  `continuous_features` sine features (default 16), `None` for
+  `'neural_rg'`.
   """
   lattice_size: int = 8
   temperature: Optional[float] = None
@@ -107,10 +123,18 @@ class RunConfig:
   buffer_sweeps: int = 1000
   buffer_refresh_sweeps: int = 1
   seed: int = 0
+  flow: str = 'neural_rg'
+  continuous_steps: Optional[int] = None
+  continuous_features: Optional[int] = None
   version: int = FORMAT_VERSION
 
   def __post_init__(self):
-    object.__setattr__(self, 'hidden_units', tuple(self.hidden_units))
+    for field in dataclasses.fields(self):
+      object.__setattr__(self, field.name,
+                         _plain_value(getattr(self, field.name)))
+    if isinstance(self.hidden_units, (list, tuple)):
+      object.__setattr__(self, 'hidden_units',
+                         tuple(_plain_value(h) for h in self.hidden_units))
     if self.target == 'dual_ising':
       if self.temperature is None:
         object.__setattr__(self, 'temperature', exact.CRITICAL_TEMPERATURE)
@@ -123,6 +147,10 @@ class RunConfig:
         object.__setattr__(self, 'repeat', 2)
       if self.share_across_scales is None:
         object.__setattr__(self, 'share_across_scales', False)
+    if self.flow in ('continuous', 'hybrid'):
+      for name, value in _CONTINUOUS_DEFAULTS.items():
+        if getattr(self, name) is None:
+          object.__setattr__(self, name, value)
     if self.lr_schedule == 'constant' and self.num_steps is not None:
       object.__setattr__(self, 'num_steps', None)
     self._validate()
@@ -138,6 +166,7 @@ class RunConfig:
       raise ValueError('RunConfig field `version` must be {}; got {!r}.'.format(
           FORMAT_VERSION, self.version))
     one_of('target', TARGETS)
+    one_of('dtype', ('float32', 'float64'))
     if self.target == 'dual_ising':
       checks.check_finite_number(self.temperature, 'temperature',
                                  positive=True)
@@ -153,19 +182,22 @@ class RunConfig:
         if getattr(self, name) is None:
           raise ValueError('RunConfig field `{}` is needed for target '
                            '{!r}.'.format(name, self.target))
-      targets.Phi4(self.lattice_size, self.m2, self.lam)  # Checks m2, lam.
+      self.build_target()  # Checks m2 and lam.
       if self.forward_kl_weight:
         raise ValueError('RunConfig field `forward_kl_weight` must be 0 for '
                          'target {!r}: the forward KL needs draws of the '
                          'target, which only \'dual_ising\' provides '
                          '(checkerboard Metropolis).'.format(self.target))
-    one_of('dtype', ('float32', 'float64'))
+    one_of('conditioner_dtype', CONDITIONER_DTYPES)
+    for name in ('fourier_scale', 'share_across_scales'):
+      value = getattr(self, name)
+      if not (isinstance(value, bool) or
+              (value is None and name == 'share_across_scales')):
+        raise TypeError('RunConfig field `{}` must be a bool; got '
+                        '{!r}.'.format(name, value))
     one_of('lr_schedule', LR_SCHEDULES)
     one_of('gradient_estimator', GRADIENT_ESTIMATORS)
     one_of('z2', Z2_SYMMETRIES)
-    if not isinstance(self.fourier_scale, bool):
-      raise TypeError('RunConfig field `fourier_scale` must be a bool; got '
-                      '{!r}.'.format(self.fourier_scale))
     one_of('forward_kl_schedule', FORWARD_KL_SCHEDULES)
     checks.check_finite_number(self.forward_kl_weight, 'forward_kl_weight')
     if self.forward_kl_weight < 0.:
@@ -180,14 +212,33 @@ class RunConfig:
     checks.check_positive_int(self.buffer_sweeps, 'buffer_sweeps')
     checks.check_positive_int(self.buffer_refresh_sweeps,
                               'buffer_refresh_sweeps', minimum=0)
-    checks.check_lattice_size(self.lattice_size, power_of_two=True,
+    one_of('flow', FLOWS)
+    if self.flow == 'neural_rg':
+      for name in _CONTINUOUS_DEFAULTS:
+        if getattr(self, name) is not None:
+          raise ValueError('RunConfig field `{}` applies to the continuous '
+                           'and hybrid flows only.'.format(name))
+    else:
+      checks.check_positive_int(self.continuous_steps, 'continuous_steps')
+      checks.check_positive_int(self.continuous_features,
+                                'continuous_features', minimum=0)
+    checks.check_lattice_size(self.lattice_size,
+                              power_of_two=self.flow != 'continuous',
                               name='lattice_size')
+    if self.target == 'dual_ising':  # Does the dtype resolve T?
+      targets.couplings.torus_spectrum(self.lattice_size, self.temperature,
+                                       dtype=self.dtype)
     distributions.check_architecture_arguments(
         self.architecture, self.depth, self.repeat, self.share_across_scales,
         self.num_layers)
     for name in ('depth', 'repeat', 'num_layers'):
       if getattr(self, name) is not None:
         checks.check_positive_int(getattr(self, name), name)
+    if self.depth is not None and self.depth > checks.num_scales(
+        self.lattice_size):
+      raise ValueError('RunConfig field `depth` must be at most log2('
+                       'lattice_size) = {}; got {}.'.format(
+                           checks.num_scales(self.lattice_size), self.depth))
     checks.check_positive_int(self.num_couplings, 'num_couplings')
     if not self.hidden_units or not all(
         isinstance(h, int) and not isinstance(h, bool) and h > 0
@@ -217,6 +268,9 @@ class RunConfig:
     record['hidden_units'] = list(self.hidden_units)
     if not self.fourier_scale:  # As records from before the field read.
       del record['fourier_scale']
+    if self.flow == 'neural_rg':  # Likewise.
+      for name in ('flow',) + tuple(_CONTINUOUS_DEFAULTS):
+        del record[name]
     return record
 
   @classmethod
@@ -242,6 +296,7 @@ class RunConfig:
     if record.get('version') == 2:
       record = _upgrade_version_2(record)
     record.setdefault('fourier_scale', False)
+    record.setdefault('flow', 'neural_rg')
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(record) - names)
     if unknown:
@@ -272,7 +327,24 @@ class RunConfig:
 
   def build_model(self):
     """A new model of this configuration (build it in a strategy's scope)."""
-    model = distributions.neural_rg(
+    if self.flow == 'continuous':
+      model = distributions.continuous_flow(
+          self.lattice_size, fourier_scale=self.fourier_scale,
+          num_features=self.continuous_features,
+          num_steps=self.continuous_steps, dtype=self.tf_dtype,
+          seed=self.seed)
+    else:
+      model = self._build_neural_rg()
+      if self.flow == 'hybrid':
+        model = distributions.continuous_flow(
+            self.lattice_size, inner=model.bijector,
+            num_features=self.continuous_features,
+            num_steps=self.continuous_steps, dtype=self.tf_dtype,
+            seed=self.seed)
+    return distributions.Symmetrized(model) if self.z2 == 'mixture' else model
+
+  def _build_neural_rg(self):
+    return distributions.neural_rg(
         self.lattice_size, architecture=self.architecture, depth=self.depth,
         repeat=self.repeat, share_across_scales=self.share_across_scales,
         num_layers=self.num_layers, num_couplings=self.num_couplings,
@@ -280,7 +352,6 @@ class RunConfig:
         conditioner_dtype=self.conditioner_dtype,
         z2_equivariant=self.z2 == 'equivariant',
         fourier_scale=self.fourier_scale, seed=self.seed)
-    return distributions.Symmetrized(model) if self.z2 == 'mixture' else model
 
   def learning_rate_schedule(self):
     """The peak rate, or a cosine decay to 2% of it over `num_steps`."""
@@ -351,6 +422,16 @@ class RunConfig:
     return target_buffer.TargetBuffer(draws, kernel=kernel)
 
 
+def _plain_value(value):
+  """A numpy scalar as its Python value; a dtype as its name."""
+  if isinstance(value, np.generic):
+    return value.item()
+  if isinstance(value, (tf.DType, np.dtype)) or (
+      isinstance(value, type) and issubclass(value, np.generic)):
+    return tf.as_dtype(value).name
+  return value
+
+
 def _upgrade_version_2(record):
   """A version-2 record in version 3's fields."""
   record['z2'] = 'mixture' if record.pop('symmetrize', True) else 'none'
@@ -381,13 +462,16 @@ class Run(collections.namedtuple('Run', [
   __slots__ = ()
 
 
-def load(model_dir, temperature=None):
+def load(model_dir, temperature=None, target=None):
   """Loads the run in `model_dir`: its config, restored model and target.
 
   Args:
     model_dir: a directory `Trainer.fit` wrote with a `RunConfig` record.
     temperature: optional Python float, build the target at this
       temperature instead of the run's (the model is unchanged).
+    target: optional name of the target the caller works with (`'dual_ising'`
+      or `'phi4'`); a run of another target is refused before its model is
+      built.
 
   Returns:
     A `Run`.
@@ -402,6 +486,9 @@ def load(model_dir, temperature=None):
   except (TypeError, ValueError) as e:
     raise ValueError('The run record in {!r} is not a valid RunConfig: '
                      '{}'.format(model_dir, e)) from e
+  if target is not None and config.target != target:
+    raise ValueError('{!r} holds a {!r} run; this needs a {!r} run.'.format(
+        model_dir, config.target, target))
   if temperature is not None:
     temperature = checks.check_finite_number(temperature, 'temperature',
                                              positive=True)

@@ -28,6 +28,7 @@ __all__ = [
     'correlation_function',
     'gaussian_mutual_information',
     'ksg_mutual_information',
+    'min_gaussian_samples',
 ]
 
 
@@ -86,6 +87,11 @@ def _log_det_covariance_bias(dim, num_samples):
           dim * np.log(2. / (num_samples - 1)))
 
 
+def min_gaussian_samples(p, q):
+  """The fewest samples `gaussian_mutual_information` takes: `p + q + 2`."""
+  return p + q + 2
+
+
 def gaussian_mutual_information(a, b, bias_corrected=True):
   """Mutual information of `a` and `b` if they were jointly Gaussian (nats).
 
@@ -114,7 +120,7 @@ def gaussian_mutual_information(a, b, bias_corrected=True):
   if b.shape[0] != n:
     raise ValueError('`a` and `b` must hold the same number of samples; got '
                      '{} and {}.'.format(n, b.shape[0]))
-  if n <= p + q + 1:
+  if n < min_gaussian_samples(p, q):
     raise ValueError('Need more samples than variables plus one: got {} '
                      'samples of {} + {} variables.'.format(n, p, q))
   joint = tf.concat([a, b], axis=1)

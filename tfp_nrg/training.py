@@ -365,8 +365,9 @@ class Trainer:
       num_steps: Python `int`, total number of steps (including those of a
         resumed run).
       model_dir: optional directory for checkpoints and summaries.
-      config: JSON-serializable `dict` describing the model and target; a
-        directory holding a different one is refused.
+      config: JSON-serializable `dict` describing the model and target, or
+        a `runs.RunConfig`; a directory holding a different one is refused
+        (`checkpoints.check_model_dir`).
       checkpoint_every: Python `int`, steps between checkpoints.
       log_every: Python `int`, steps between console lines (0: none).
       summary_every: Python `int`, steps between scalar summaries.

@@ -14,6 +14,9 @@ PATCH_SIZE = 4
 
 
 def check_hidden_units(hidden_units):
+  if not isinstance(hidden_units, (list, tuple)):
+    raise TypeError('`hidden_units` must be a sequence of positive ints; '
+                    'got {!r}.'.format(hidden_units))
   hidden_units = tuple(hidden_units)
   if not hidden_units or not all(
       isinstance(h, int) and not isinstance(h, bool) and h > 0

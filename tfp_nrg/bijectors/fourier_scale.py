@@ -1,5 +1,6 @@
 """A learnable translation-invariant linear map of periodic `[L, L]` fields."""
 
+import numpy as np
 import tensorflow as tf
 
 from tfp_nrg.bijectors import one_pass
@@ -68,11 +69,14 @@ class FourierScale(one_pass.OnePassBijector):
     if initial_log_spectrum is None:
       initial_log_spectrum = tf.zeros(shape, dtype)
     initial_log_spectrum = tf.convert_to_tensor(initial_log_spectrum, dtype)
+    # exp(+-s) of every mode, and the field it scales, must stay finite.
+    bound = 0.25 * np.log(np.finfo(dtype.as_numpy_dtype).max)
     if initial_log_spectrum.shape != shape or (
         tf.executing_eagerly() and
-        not tf.reduce_all(tf.math.is_finite(initial_log_spectrum))):
-      raise ValueError('`initial_log_spectrum` must be finite, of shape {}; '
-                       'got {}.'.format(shape, initial_log_spectrum))
+        not tf.reduce_all(tf.abs(initial_log_spectrum) < bound)):
+      raise ValueError('`initial_log_spectrum` must be finite and below {:.1f} '
+                       'in magnitude, of shape {}; got {}.'.format(
+                           bound, shape, initial_log_spectrum))
     with tf.name_scope(name) as name:
       self._raw_log_spectrum = tf.Variable(initial_log_spectrum,
                                            name='log_spectrum')

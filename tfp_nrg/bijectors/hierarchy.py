@@ -72,7 +72,8 @@ def latent_scales(z, lattice_size, depth=None):
   lattice_size = checks.check_lattice_size(lattice_size, power_of_two=True)
   depth = (0 if depth == 0 else _check_depth(depth, lattice_size))
   parts = []
-  field = z
+  field = checks.static_lattice_event(tf.convert_to_tensor(z), lattice_size,
+                                      'latent_scales')
   for _ in range(depth):
     x00, x11, x01, x10 = patch_layer.to_patches(field)
     parts.append(tf.stack([x01, x10, x11], axis=-1))

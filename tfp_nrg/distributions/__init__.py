@@ -1,5 +1,7 @@
-"""Distributions: the NeuralRG flow model and its symmetrized mixture."""
+"""Distributions: the NeuralRG flow model, the continuous flow, and the
+symmetrized mixture."""
 
+from tfp_nrg.distributions.continuous import continuous_flow
 from tfp_nrg.distributions.neural_rg import ARCHITECTURES
 from tfp_nrg.distributions.neural_rg import check_architecture_arguments
 from tfp_nrg.distributions.neural_rg import flow_of
@@ -10,6 +12,7 @@ __all__ = [
     'ARCHITECTURES',
     'Symmetrized',
     'check_architecture_arguments',
+    'continuous_flow',
     'flow_of',
     'neural_rg',
 ]

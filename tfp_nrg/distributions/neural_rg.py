@@ -143,7 +143,8 @@ def neural_rg(lattice_size,
           num_couplings=num_couplings, hidden_units=hidden_units, dtype=dtype,
           conditioner_dtype=conditioner_dtype, z2_equivariant=z2_equivariant,
           validate_args=validate_args),
-      fourier_scale=bool(fourier_scale), seed=seed,
+      fourier_scale=checks.check_bool(fourier_scale, 'fourier_scale'),
+      seed=seed,
       validate_args=validate_args)
   if architecture == 'tebd':
     flow = bijectors.TEBD(lattice_size,
@@ -151,9 +152,11 @@ def neural_rg(lattice_size,
                           **common)
   else:
     flow_class = bijectors.MERA if architecture == 'mera' else bijectors.Tree
+    share = (False if share_across_scales is None else
+             checks.check_bool(share_across_scales, 'share_across_scales'))
     flow = flow_class(lattice_size, depth=depth,
                       repeat=1 if repeat is None else repeat,
-                      share_across_scales=bool(share_across_scales), **common)
+                      share_across_scales=share, **common)
   return tfd.TransformedDistribution(base_distribution, flow,
                                      validate_args=validate_args, name=name)
 

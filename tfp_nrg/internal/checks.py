@@ -7,6 +7,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 __all__ = [
+    'check_bool',
     'check_distribution',
     'check_field',
     'check_finite_number',
@@ -58,6 +59,13 @@ def check_finite_number(value, name, positive=False):
     raise ValueError('`{}` must be {}finite; got {}.'.format(
         name, 'positive and ' if positive else '', value))
   return value
+
+
+def check_bool(value, name):
+  """Returns `value` if it is a `bool` (a string such as 'no' is refused)."""
+  if not isinstance(value, (bool, np.bool_)):
+    raise TypeError('`{}` must be a bool; got {!r}.'.format(name, value))
+  return bool(value)
 
 
 def check_positive_int(value, name, minimum=1):
@@ -154,4 +162,7 @@ def stateless_seed(seed):
   """
   if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
     seed = [0, int(seed)]
+  elif isinstance(seed, (list, tuple, np.ndarray)) and np.shape(seed) != (2,):
+    raise ValueError('`seed` must be an int or a pair of ints; got '
+                     '{!r}.'.format(seed))
   return tfp.random.sanitize_seed(seed)

@@ -16,6 +16,7 @@ from tfp_nrg.mcmc.kernels import UncalibratedIndependenceMetropolis
 from tfp_nrg.mcmc.kernels import UncalibratedIndependenceMetropolisResults
 from tfp_nrg.mcmc.kernels import sample_chains
 from tfp_nrg.mcmc.kernels import sample_independence_chains
+from tfp_nrg.mcmc.kernels import warn_non_finite
 from tfp_nrg.mcmc.latent_hmc import sample_latent_hmc
 
 __all__ = [
@@ -35,5 +36,6 @@ __all__ = [
     'sample_chains',
     'sample_independence_chains',
     'sample_latent_hmc',
+    'warn_non_finite',
     'self_normalized_expectation',
 ]

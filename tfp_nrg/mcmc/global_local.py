@@ -31,6 +31,7 @@ states, accepted = tfp.mcmc.sample_chain(
 """
 
 import collections
+import inspect
 
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -50,6 +51,7 @@ class GlobalLocalResults(collections.namedtuple('GlobalLocalResults', [
     'log_accept_ratio',   # Of the global proposal.
     'target_log_prob',    # ln pi of the current state.
     'proposal_log_prob',  # ln q of the current state.
+    'non_finite',         # Per chain: a non-finite ln pi or ln q this step.
     'seed',
 ])):
   """Kernel results of `GlobalLocal`."""
@@ -83,6 +85,39 @@ def _refresh_cache(results, fresh, accepted):
   return results._replace(**updates)
 
 
+# What a target's parameters are called (DualIsing, Phi4): two targets of one
+# class that differ in any of these are different densities.
+_TARGET_PARAMETERS = ('lattice_size', 'dimension', 'coupling', 'temperature',
+                      'shift', 'dtype', 'm2', 'lam')
+
+
+def _check_same_target(target_log_prob_fn, local_kernel):
+  """Raises if `local_kernel` leaves another target invariant.
+
+  Decidable when both are the same method of two target objects (say
+  `log_prob` of two `DualIsing`s): their parameters must agree.
+  """
+  kernel = local_kernel
+  while not hasattr(kernel, 'target_log_prob_fn') and hasattr(
+      kernel, 'inner_kernel'):
+    kernel = kernel.inner_kernel
+  local_fn = getattr(kernel, 'target_log_prob_fn', None)
+  if not (inspect.ismethod(target_log_prob_fn) and inspect.ismethod(local_fn)
+          and target_log_prob_fn.__func__ is local_fn.__func__):
+    return
+  ours, theirs = target_log_prob_fn.__self__, local_fn.__self__
+  differ = [name for name in _TARGET_PARAMETERS
+            if getattr(ours, name, None) != getattr(theirs, name, None)]
+  if differ:
+    raise ValueError(
+        '`local_kernel` samples another target than `target_log_prob_fn`: '
+        'they differ in {}. Build the local kernel from the same '
+        'target.'.format(', '.join(
+            '{} ({} against {})'.format(n, getattr(theirs, n, None),
+                                        getattr(ours, n, None))
+            for n in differ)))
+
+
 class GlobalLocal(tfp.mcmc.TransitionKernel):
   """`num_local_steps` local steps, then one independence proposal from `q`.
 
@@ -114,6 +149,7 @@ class GlobalLocal(tfp.mcmc.TransitionKernel):
     if not isinstance(local_kernel, tfp.mcmc.TransitionKernel):
       raise TypeError('`local_kernel` must be a tfp.mcmc.TransitionKernel; '
                       'got {!r}.'.format(local_kernel))
+    _check_same_target(target_log_prob_fn, local_kernel)
     num_local_steps = checks.check_positive_int(num_local_steps,
                                                 'num_local_steps', minimum=0)
     self._parameters = dict(target_log_prob_fn=target_log_prob_fn,
@@ -168,20 +204,20 @@ class GlobalLocal(tfp.mcmc.TransitionKernel):
         state, local_results = self.local_kernel.one_step(
             state, local_results, seed=seeds[i])
       if self.num_local_steps:
-        log_pi, log_q = kernels.current_log_probs(
-            self.target_log_prob_fn(state), self.proposal.log_prob(state))
+        log_pi = self.target_log_prob_fn(state)
+        log_q = self.proposal.log_prob(state)
       else:
         log_pi = previous_kernel_results.target_log_prob
         log_q = previous_kernel_results.proposal_log_prob
       proposed, proposed_log_q = self.proposal.experimental_sample_and_log_prob(
           kernels.chains_shape(state, self.proposal), seed=seeds[-2])
       proposed_log_pi = self.target_log_prob_fn(proposed)
-      log_accept_ratio = (proposed_log_pi - log_pi) + (log_q - proposed_log_q)
-      # A NaN ratio (a non-finite proposal) is a rejection.
-      log_accept_ratio = tf.where(tf.math.is_nan(log_accept_ratio),
-                                  tf.constant(-float('inf'),
-                                              log_accept_ratio.dtype),
-                                  log_accept_ratio)
+      flagged = kernels.non_finite(log_pi, log_q, proposed_log_pi,
+                                   proposed_log_q)
+      # A step on a non-finite density is never taken, in either direction.
+      log_accept_ratio = tf.where(
+          flagged, tf.constant(-float('inf'), log_pi.dtype),
+          (proposed_log_pi - log_pi) + (log_q - proposed_log_q))
       log_uniform = tf.math.log(tf.random.stateless_uniform(
           tf.shape(log_accept_ratio), seed=seeds[-1],
           dtype=log_accept_ratio.dtype))
@@ -195,19 +231,20 @@ class GlobalLocal(tfp.mcmc.TransitionKernel):
           log_accept_ratio=log_accept_ratio,
           target_log_prob=tf.where(accepted, proposed_log_pi, log_pi),
           proposal_log_prob=tf.where(accepted, proposed_log_q, log_q),
+          non_finite=flagged,
           seed=seeds[-1])
 
   def bootstrap_results(self, init_state):
     """The local kernel's results, `ln pi` and `ln q` of the initial state."""
     with tf.name_scope(self.name or 'global_local'):
       init_state = kernels.check_state(init_state, self.proposal)
-      log_pi, log_q = kernels.current_log_probs(
-          self.target_log_prob_fn(init_state),
-          self.proposal.log_prob(init_state))
+      log_pi = self.target_log_prob_fn(init_state)
+      log_q = self.proposal.log_prob(init_state)
       return GlobalLocalResults(
           local_results=self.local_kernel.bootstrap_results(init_state),
           is_accepted=tf.zeros_like(log_pi, tf.bool),
           log_accept_ratio=tf.zeros_like(log_pi),
           target_log_prob=log_pi,
           proposal_log_prob=log_q,
+          non_finite=kernels.non_finite(log_pi, log_q),
           seed=tf.zeros([2], tf.int32))

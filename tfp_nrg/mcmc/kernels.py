@@ -29,6 +29,7 @@ states, is_accepted = tfp.mcmc.sample_chain(
 """
 
 import collections
+import warnings
 
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -41,6 +42,7 @@ __all__ = [
     'UncalibratedIndependenceMetropolisResults',
     'sample_chains',
     'sample_independence_chains',
+    'warn_non_finite',
 ]
 
 
@@ -70,21 +72,14 @@ def check_state(state, proposal):
   return state
 
 
-def current_log_probs(target_log_prob, proposal_log_prob):
-  """`ln pi` and `ln q` of current states, a non-finite one made one to leave.
+def non_finite(*log_probs):
+  """Per chain: whether any of `log_probs` is NaN or infinite.
 
-  A state where `ln pi` or `ln q` is not finite (an initial state with a NaN
-  or an infinity in it) is given `ln pi = -M` and `ln q = +M`, `M` a quarter
-  of the dtype's largest value: every finite proposal then has a huge finite
-  log-acceptance ratio and is accepted (an infinite one would be rejected by
-  `tfp.mcmc.MetropolisHastings`), instead of a chain that silently never
-  moves.
+  Such a density leaves the acceptance probability undefined (a NaN ratio)
+  or rests on a broken model; the kernels reject the step and flag it.
   """
-  huge = tf.constant(target_log_prob.dtype.max / 4., target_log_prob.dtype)
-  stuck = ~(tf.math.is_finite(target_log_prob) &
-            tf.math.is_finite(proposal_log_prob))
-  return (tf.where(stuck, -huge, target_log_prob),
-          tf.where(stuck, huge, proposal_log_prob))
+  return tf.reduce_any(tf.stack([~tf.math.is_finite(p) for p in log_probs]),
+                       axis=0)
 
 
 def chains_shape(state, proposal):
@@ -101,6 +96,7 @@ class UncalibratedIndependenceMetropolisResults(
         'log_acceptance_correction',
         'target_log_prob',    # ln pi of the (proposed) state.
         'proposal_log_prob',  # ln q of the (proposed) state.
+        'non_finite',         # Per chain: ln pi or ln q was NaN or infinite.
         'seed',
     ])):
   """Kernel results of `UncalibratedIndependenceMetropolis`."""
@@ -170,27 +166,37 @@ class UncalibratedIndependenceMetropolis(tfp.mcmc.TransitionKernel):
       seed = tfp.random.sanitize_seed(seed)
       proposed, proposed_log_q = self.proposal.experimental_sample_and_log_prob(
           chains_shape(current_state, self.proposal), seed=seed)
+      proposed_log_pi = self.target_log_prob_fn(proposed)
+      current_log_q = previous_kernel_results.proposal_log_prob
+      flagged = non_finite(proposed_log_pi, proposed_log_q, current_log_q,
+                           previous_kernel_results.target_log_prob)
+      # A step on a non-finite density is never taken: -inf, not NaN, so
+      # that MetropolisHastings rejects it whatever the other terms.
+      correction = tf.where(flagged, tf.constant(-float('inf'),
+                                                 proposed_log_q.dtype),
+                            current_log_q - proposed_log_q)
       return proposed, UncalibratedIndependenceMetropolisResults(
-          log_acceptance_correction=(previous_kernel_results.proposal_log_prob
-                                     - proposed_log_q),
-          target_log_prob=self.target_log_prob_fn(proposed),
+          log_acceptance_correction=correction,
+          target_log_prob=proposed_log_pi,
           proposal_log_prob=proposed_log_q,
+          non_finite=flagged,
           seed=seed)
 
   def bootstrap_results(self, init_state):
     """Evaluates `ln pi` and `ln q` (one inverse pass) at the initial state.
 
-    A NaN there makes the state one to leave (see `current_log_probs`).
+    A chain whose state has a non-finite `ln pi` or `ln q` does not move
+    (every step from it is flagged `non_finite` and rejected).
     """
     with tf.name_scope(self.name or 'independence_metropolis'):
       init_state = check_state(init_state, self.proposal)
-      target_log_prob, proposal_log_prob = current_log_probs(
-          self.target_log_prob_fn(init_state),
-          self.proposal.log_prob(init_state))
+      target_log_prob = self.target_log_prob_fn(init_state)
+      proposal_log_prob = self.proposal.log_prob(init_state)
       return UncalibratedIndependenceMetropolisResults(
           log_acceptance_correction=tf.zeros_like(proposal_log_prob),
           target_log_prob=target_log_prob,
           proposal_log_prob=proposal_log_prob,
+          non_finite=non_finite(target_log_prob, proposal_log_prob),
           seed=tf.zeros([2], tf.int32))
 
 
@@ -242,8 +248,14 @@ class IndependenceMetropolis(tfp.mcmc.TransitionKernel):
 
 
 def sample_chains(kernel, current_state, num_results, num_burnin_steps=0,
-                  seed=None):
+                  seed=None, return_non_finite=False):
   """`tfp.mcmc.sample_chain` tracing each step's acceptance.
+
+  A step on which the kernel met a non-finite `ln pi` or `ln q` (a
+  `non_finite` field in its results, as `IndependenceMetropolis` and
+  `GlobalLocal` have) was rejected, and the chains may be biased where the
+  densities are broken: run eagerly, this warns; in a `tf.function`, ask for
+  the flags with `return_non_finite=True` and check them.
 
   Args:
     kernel: a `tfp.mcmc.TransitionKernel`.
@@ -251,21 +263,62 @@ def sample_chains(kernel, current_state, num_results, num_burnin_steps=0,
     num_results: Python `int` >= 1, steps kept per chain.
     num_burnin_steps: Python `int` >= 0, steps discarded first.
     seed: a stateless seed.
+    return_non_finite: Python `bool`, also return the flags.
 
   Returns:
     `(states, is_accepted)`: `[num_results, chains] + event_shape` and
     `[num_results, chains]` (all `True` for a kernel that always moves, one
-    whose results have no `is_accepted`).
-  """
-  def acceptance(state, results):
-    accepted = getattr(results, 'is_accepted', None)
-    if accepted is None:
-      return tf.ones(tf.shape(state)[:1], tf.bool)
-    return accepted
+    whose results have no `is_accepted`); with `return_non_finite`, a third
+    `[num_results, chains]` bool `Tensor`, whether the step met a non-finite
+    density (all `False` for a kernel that does not flag them).
 
-  return tfp.mcmc.sample_chain(
+  Raises:
+    TypeError, ValueError: on a `num_results` or `num_burnin_steps` that is
+      not a Python int in range.
+  """
+  num_results = checks.check_positive_int(num_results, 'num_results')
+  num_burnin_steps = checks.check_positive_int(
+      num_burnin_steps, 'num_burnin_steps', minimum=0)
+
+  def trace(state, results):
+    chains = tf.shape(state)[:1]
+    accepted = getattr(results, 'is_accepted', None)
+    flags = _find_field(results, 'non_finite')
+    return (tf.ones(chains, tf.bool) if accepted is None else accepted,
+            tf.zeros(chains, tf.bool) if flags is None else flags)
+
+  states, (is_accepted, flagged) = tfp.mcmc.sample_chain(
       num_results, current_state=current_state, kernel=kernel,
-      num_burnin_steps=num_burnin_steps, trace_fn=acceptance, seed=seed)
+      num_burnin_steps=num_burnin_steps, trace_fn=trace, seed=seed)
+  if tf.executing_eagerly():
+    warn_non_finite(flagged)
+  if return_non_finite:
+    return states, is_accepted, flagged
+  return states, is_accepted
+
+
+def warn_non_finite(flags):
+  """Warns if any of `flags` (from `sample_chains`) is set; returns the count.
+  """
+  count = int(tf.math.count_nonzero(flags))
+  if count:
+    warnings.warn(
+        '{} of {} chain steps met a non-finite ln pi or ln q and were '
+        'rejected: the target or the proposal is broken on part of the space '
+        'the chains visit, so the chains do not sample it there and their '
+        'figures may be biased.'.format(count, int(tf.size(flags))),
+        RuntimeWarning)
+  return count
+
+
+def _find_field(results, name):
+  """`results.name`, looked for through wrapped kernels' results."""
+  if hasattr(results, name):
+    return getattr(results, name)
+  for inner in ('proposed_results', 'inner_results'):
+    if hasattr(results, inner):
+      return _find_field(getattr(results, inner), name)
+  return None
 
 
 def sample_independence_chains(target_log_prob_fn,
@@ -273,7 +326,8 @@ def sample_independence_chains(target_log_prob_fn,
                                num_chains,
                                num_results,
                                num_burnin_steps=0,
-                               seed=None):
+                               seed=None,
+                               return_non_finite=False):
   """Runs `num_chains` independence Metropolis chains started from `proposal`.
 
   The chains start from proposal draws, so that with `num_burnin_steps = 0`
@@ -287,13 +341,15 @@ def sample_independence_chains(target_log_prob_fn,
     num_results: Python `int` >= 1, steps kept per chain.
     num_burnin_steps: Python `int` >= 0, steps discarded first.
     seed: a stateless seed.
+    return_non_finite: Python `bool`, as in `sample_chains`.
 
   Returns:
     `(states, is_accepted)`: `[num_results, num_chains] + event_shape` and
-    `[num_results, num_chains]`.
+    `[num_results, num_chains]`; and the non-finite flags, as in
+    `sample_chains`.
   """
   init_seed, chain_seed = tfp.random.split_seed(seed, n=2)
   return sample_chains(
       IndependenceMetropolis(target_log_prob_fn, proposal),
       proposal.sample(num_chains, seed=init_seed), num_results,
-      num_burnin_steps, seed=chain_seed)
+      num_burnin_steps, seed=chain_seed, return_non_finite=return_non_finite)

@@ -43,6 +43,24 @@ _RFFT = {1: tf.signal.rfft, 2: tf.signal.rfft2d, 3: tf.signal.rfft3d}
 _IRFFT = {1: tf.signal.irfft, 2: tf.signal.irfft2d, 3: tf.signal.irfft3d}
 
 
+def _check_conditioning(shifted, dtype):
+  """Raises if `dtype` cannot resolve the spectrum `shifted` of `K_a`.
+
+  At very low temperature `K = J / T` is huge beside the margin `a` keeps
+  from zero; past a condition number of 0.1 / eps the smallest eigenvalues
+  are lost to rounding (a -inf `ln det`, NaN draws).
+  """
+  with np.errstate(divide='ignore'):  # An eigenvalue rounded to 0: inf.
+    condition = shifted.max() / shifted.min()
+  limit = 0.1 / np.finfo(dtype.as_numpy_dtype).eps
+  if not condition < limit:
+    raise ValueError(
+        '`temperature` is too low for {}: K + a I has condition number '
+        '{:.3g}, above the {:.3g} it resolves. Raise the temperature{}.'.format(
+            dtype.name, condition, limit,
+            '' if dtype == tf.float64 else ', or use float64'))
+
+
 def _resolve_shift(shift, smallest_eigenvalue):
   """The shift `a`: the default margin, or a checked user value."""
   if shift is None:
@@ -53,6 +71,25 @@ def _resolve_shift(shift, smallest_eigenvalue):
         '`shift` must exceed -lambda_min(K) = {} so that K + shift I is '
         'positive definite; got {}.'.format(-smallest_eigenvalue, shift))
   return shift
+
+
+def torus_spectrum(lattice_size, temperature, dimension=2, coupling=1.,
+                   shift=None, dtype=tf.float32):
+  """`(eigenvalues of K_a, a)` on the torus, in numpy; checks `temperature`.
+
+  Touches no TensorFlow runtime, so a configuration can be checked before
+  devices are set up.
+
+  Raises:
+    ValueError: for a `shift` that leaves `K_a` indefinite, or a
+      `temperature` too low for `dtype` to resolve `K_a`.
+  """
+  spectrum = (coupling / temperature *
+              lattice.adjacency_eigenvalues(lattice_size, dimension))
+  shift = _resolve_shift(shift, spectrum.min())
+  shifted = spectrum + shift
+  _check_conditioning(shifted, tf.as_dtype(dtype))
+  return shifted, shift
 
 
 class CouplingOperator:
@@ -137,10 +174,9 @@ class TorusCoupling(CouplingOperator):
                                                    positive=True)
     self._dtype = checks.check_float_dtype(dtype)
     self._event_shape = tf.TensorShape([self._lattice_size] * dimension)
-    spectrum = (self._coupling / self._temperature *
-                lattice.adjacency_eigenvalues(self._lattice_size, dimension))
-    self._shift = _resolve_shift(shift, spectrum.min())
-    shifted = spectrum + self._shift
+    shifted, self._shift = torus_spectrum(
+        self._lattice_size, self._temperature, dimension, self._coupling,
+        shift, self._dtype)
     self._log_det = float(np.sum(np.log(shifted)))
     # x^T K_a^{-1} x = sum_k |rfft(x)_k|^2 w_k / (lambda_k N); w_k counts the
     # modes that the real FFT's half spectrum leaves out.
@@ -226,9 +262,10 @@ class DenseCoupling(CouplingOperator):
       raise TypeError('`coupling_matrix` must be a real array; got dtype '
                       '{}.'.format(matrix.dtype))
     matrix = matrix.astype(np.float64)
-    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
-      raise ValueError('`coupling_matrix` must be square [N, N]; got shape '
-                       '{}.'.format(matrix.shape))
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or (
+        matrix.size == 0):
+      raise ValueError('`coupling_matrix` must be square [N, N] with N >= 1; '
+                       'got shape {}.'.format(matrix.shape))
     if not np.all(np.isfinite(matrix)):
       raise ValueError('`coupling_matrix` must be finite.')
     if not np.allclose(matrix, matrix.T, rtol=0., atol=1e-12):
@@ -244,6 +281,7 @@ class DenseCoupling(CouplingOperator):
     eigenvalues, eigenvectors = np.linalg.eigh(matrix / self._temperature)
     self._shift = _resolve_shift(shift, eigenvalues.min())
     shifted = eigenvalues + self._shift
+    _check_conditioning(shifted, self._dtype)
     self._log_det = float(np.sum(np.log(shifted)))
 
     def constant(spectrum):

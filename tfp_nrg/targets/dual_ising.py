@@ -213,14 +213,25 @@ class DualIsing(tf.Module):
             - self.log_z_offset)
 
   def exact_energy_per_site(self):
-    """Exact Ising energy per site `<H>/N` (2D ferromagnetic torus)."""
-    return self.coupling * exact.ising_energy_per_site(
-        self.lattice_size, self._reduced_temperature())
+    """Exact Ising energy per site `<H>/N` (2D ferromagnetic torus).
+
+    Raises:
+      NotImplementedError: off the 2D ferromagnetic torus, or at a
+        temperature where it is not known precisely (see `exact`).
+    """
+    return self.coupling * self._exact_derivative(exact.ising_energy_per_site)
 
   def exact_specific_heat_per_site(self):
-    """Exact Ising specific heat per site `C/N` (2D ferromagnetic torus)."""
-    return exact.ising_specific_heat_per_site(self.lattice_size,
-                                              self._reduced_temperature())
+    """Exact Ising specific heat per site `C/N`; see `exact_energy_per_site`.
+    """
+    return self._exact_derivative(exact.ising_specific_heat_per_site)
+
+  def _exact_derivative(self, function):
+    temperature = self._reduced_temperature()
+    try:
+      return function(self.lattice_size, temperature)
+    except ValueError as e:  # Out of the range it is known precisely in.
+      raise NotImplementedError(str(e)) from e
 
   def _reduced_temperature(self):
     if self.dimension != 2 or self.coupling < 0.:

@@ -80,6 +80,12 @@ class Phi4(tf.Module):
                        'or the density is not normalizable; got {}.'.format(
                            self._m2))
     self._dtype = checks.check_float_dtype(dtype)
+    largest = float(np.finfo(self._dtype.as_numpy_dtype).max)
+    for name, value in (('m2', self._m2), ('lam', self._lam)):
+      if abs(value) > largest:
+        raise ValueError('`{}` = {:g} does not fit in {} (at most {:.3g} in '
+                         'magnitude).'.format(name, value, self._dtype.name,
+                                              largest))
     self._validate_args = validate_args
 
   @property
@@ -118,7 +124,9 @@ class Phi4(tf.Module):
       phi2 = phi * phi
       kinetic = sum((lattice.roll(phi, -1, axis) - phi)**2
                     for axis in (-2, -1))
-      density = self._m2 * phi2 + self._lam * phi2 * phi2 + kinetic
+      # (m2 + lam phi^2) phi^2, not m2 phi^2 + lam phi^4: a finite sum where
+      # a large m2 or lam would overflow one term in float32.
+      density = (self._m2 + self._lam * phi2) * phi2 + kinetic
       return tf.reduce_sum(density, axis=[-2, -1])
 
   def log_prob(self, phi, name='log_prob'):
