@@ -240,6 +240,10 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.ERROR)
   run = tfp_nrg.runs.load(_MODEL_DIR.value, target='dual_ising')
+  if run.config.flow != 'neural_rg':
+    raise app.UsageError('{!r} holds a {!r} flow; the RG analysis reads the '
+                         'scales of a NeuralRG (--flow=neural_rg).'.format(
+                             _MODEL_DIR.value, run.config.flow))
   model, target, step = run.model, run.target, run.step
   flow = tfp_nrg.distributions.flow_of(model)
   output_dir = prepare_output_dir(flow.lattice_size)

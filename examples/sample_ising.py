@@ -210,6 +210,11 @@ def main(argv):
   run = tfp_nrg.runs.load(_MODEL_DIR.value, temperature=_TEMPERATURE.value,
                           target='dual_ising')
   model, target = run.model, run.target
+  if run.config.flow != 'neural_rg' and 'latent_hmc' in (
+      _KERNEL.value, 'latent_hmc' if _LATENT_HMC.value else None):
+    raise app.UsageError('Latent HMC runs in a NeuralRG\'s latent space; {!r} '
+                         'holds a {!r} flow.'.format(_MODEL_DIR.value,
+                                                     run.config.flow))
   if target.temperature != run.config.temperature and not _ALLOW_OTHER_T.value:
     raise ValueError(
         'The model in {!r} was trained at T = {}, not {}; pass '

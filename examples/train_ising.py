@@ -44,6 +44,9 @@ import tensorflow as tf
 import tfp_nrg
 import training_flags
 
+# --help lists the shared flags beside the script's own.
+flags.adopt_module_key_flags(training_flags)
+
 _TEMPERATURE = flags.DEFINE_float('temperature',
                                   tfp_nrg.exact.CRITICAL_TEMPERATURE,
                                   'Temperature T (J = 1); default T_c.')
@@ -294,7 +297,8 @@ def main(argv):
       steps_per_second=result.steps_per_second,
       evaluation_seconds=time.time() - start, non_finite_figures=non_finite,
       eval_samples=eval_samples, target_samples=target_samples,
-      model_dir=model_dir, samples_png=picture, config=config.to_json())
+      model_dir=model_dir, samples_png=picture, config=config.to_json(),
+      **training_flags.integration_error_figures())
   training_flags.write_metrics(metrics_out, output, picture)
 
 

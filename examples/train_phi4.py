@@ -38,6 +38,9 @@ import tensorflow_probability as tfp
 import tfp_nrg
 import training_flags
 
+# --help lists the shared flags beside the script's own.
+flags.adopt_module_key_flags(training_flags)
+
 _M2 = flags.DEFINE_float('m2', -4., 'Bare mass squared m2.')
 _LAM = flags.DEFINE_float(
     'lam', 4.5, 'Quartic coupling lam >= 0 (4.5 at m2 = -4: near the critical '
@@ -195,7 +198,8 @@ def main(argv):
       sampling_seconds=seconds, steps=int(trainer.step.numpy()),
       train_seconds=result.train_seconds, eval_samples=eval_samples,
       non_finite_figures=tfp_nrg.evaluation.non_finite(results),
-      model_dir=model_dir, samples_png=picture, config=config.to_json())
+      model_dir=model_dir, samples_png=picture, config=config.to_json(),
+      **training_flags.integration_error_figures())
   training_flags.write_metrics(metrics_out, figures, picture)
 
 

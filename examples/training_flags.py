@@ -76,6 +76,11 @@ SEED = flags.DEFINE_integer('seed', 0, 'Seed of the whole run.')
 DTYPE = flags.DEFINE_enum('dtype', 'float32', ['float32', 'float64'],
                           'Floating-point precision.')
 JIT = flags.DEFINE_bool('jit_compile', True, 'Compile with XLA.')
+INIT_FROM = flags.DEFINE_string(
+    'init_from', None,
+    'Start a new run from the trained run in this directory (another L or '
+    'coupling, the same architecture): every weight with a counterpart is '
+    'copied.')
 MODEL_DIR = flags.DEFINE_string(
     'model_dir', None,
     'Checkpoints, summaries and pictures; default a new runs/<name>.')
@@ -96,6 +101,16 @@ for _name, _minimum in (('eval_samples', 2), ('log_every', 0),
       message='--{} must be at least {}.'.format(_name, _minimum))
 
 
+# The last integration error `train` measured (runs with a continuous flow).
+INTEGRATION_ERRORS = []
+
+
+def integration_error_figures():
+  """`{'integration_error': nats}` of the run trained, or `{}`."""
+  return dict(integration_error=INTEGRATION_ERRORS[-1]) if (
+      INTEGRATION_ERRORS) else {}
+
+
 def run_config(**target_fields):
   """The `RunConfig` of the shared flags and the target's `target_fields`."""
   return tfp_nrg.runs.RunConfig(
@@ -111,7 +126,8 @@ def run_config(**target_fields):
       gradient_estimator=ESTIMATOR.value,
       beta_annealing=BETA_ANNEALING.value, seed=SEED.value, flow=FLOW.value,
       continuous_steps=CONTINUOUS_STEPS.value,
-      continuous_features=CONTINUOUS_FEATURES.value, **target_fields)
+      continuous_features=CONTINUOUS_FEATURES.value,
+      init_from=INIT_FROM.value, **target_fields)
 
 
 def eval_samples():
@@ -137,6 +153,8 @@ def prepare_run_dir(config, name):
       'runs', '{}_L{}_{}'.format(name, LATTICE_SIZE.value,
                                  time.strftime('%Y%m%d-%H%M%S')))
   tfp_nrg.checkpoints.check_model_dir(model_dir, config)
+  if config.init_from:
+    tfp_nrg.transfer.parent_config(config)
   if METRICS_OUT.value:
     metrics_path = tfp_nrg.checkpoints.check_new_file(METRICS_OUT.value,
                                                       '--metrics_out')
@@ -149,17 +167,32 @@ def prepare_run_dir(config, name):
 def train(trainer, config, model_dir):
   """`trainer.fit` for `--num_steps`; `None` if interrupted (checkpointed).
 
+  A run with a continuous flow also logs the flow's integration error in
+  `ln q` at every progress line, and the result's figures get its last value
+  (`integration_error`, nats).
+
   Raises:
     SystemExit: with a message, if training diverged (a non-finite step).
   """
   model = trainer.model
+  if config.init_from and tfp_nrg.checkpoints.latest_checkpoint(
+      model_dir) is None:
+    copied = tfp_nrg.transfer.start_from_parent(model, config)
+    print('Started from {}: {} NeuralRG blocks, {} continuous-flow kernel '
+          'orbits{} copied'.format(
+              config.init_from, copied['blocks'], copied['orbits'],
+              ', the Fourier spectrum' if copied['fourier_scale'] else ''))
   print('Training {} ({} parameters) in {} on {} replica(s)'.format(
       model.name, sum(int(tf.size(v)) for v in model.trainable_variables),
       model_dir, trainer.strategy.num_replicas_in_sync))
+  watch = []
+  if config.flow != 'neural_rg':
+    watch.append(tfp_nrg.hooks.IntegrationErrorHook(
+        LOG_EVERY.value or CHECKPOINT_EVERY.value))
   try:
     result = trainer.fit(NUM_STEPS.value, model_dir=model_dir,
                          config=config, log_every=LOG_EVERY.value,
-                         checkpoint_every=CHECKPOINT_EVERY.value)
+                         checkpoint_every=CHECKPOINT_EVERY.value, hooks=watch)
   except FloatingPointError as error:
     raise SystemExit('Training diverged: {} Try a smaller --learning_rate or '
                      '--clip_norm in a new --model_dir.'.format(error))
@@ -168,6 +201,14 @@ def train(trainer, config, model_dir):
           'command again to resume.'.format(int(trainer.step.numpy()),
                                             model_dir))
     return None
+  if watch and watch[0].errors:
+    error = watch[0].errors[-1][1]
+    print('Continuous-flow integration error in ln q: {:.2e} nats{}'.format(
+        error, '' if error <= watch[0].tolerance else
+        ' -- WARNING: the flow outruns its solver; F, ESS and acceptance '
+        'below rest on a ln q that is not its density. Retrain with more '
+        '--continuous_steps.'))
+    INTEGRATION_ERRORS.append(error)
   return result
 
 

@@ -242,3 +242,15 @@ def test_train_phi4_checks_flags_before_any_work(flag, message, tmp_path):
 
 if __name__ == '__main__':
   raise SystemExit(pytest.main([__file__]))
+
+
+@pytest.mark.parametrize('script,flags', [
+    ('train_ising', ('--lattice_size', '--num_steps', '--batch_size',
+                     '--model_dir', '--flow', '--init_from', '--temperature')),
+    ('train_phi4', ('--lattice_size', '--num_steps', '--batch_size',
+                    '--model_dir', '--flow', '--init_from', '--lam')),
+])
+def test_help_lists_the_shared_and_own_flags(script, flags):
+  done = helpers.run_example(script, '--help')   # absl's --help exits 1.
+  missing = [f for f in flags if f not in done.stdout]
+  assert not missing, missing

@@ -357,3 +357,13 @@ def test_scripts_check_their_flags_and_runs_before_work(finished_run,
   assert done.returncode != 0 and '--num_samples must be at least 18' in (
       done.stdout + done.stderr)
   assert sorted(os.listdir(run_dir)) == listing   # No output directory left.
+
+
+def test_an_exported_model_refuses_a_negative_count(tmp_path):
+  model = tfp_nrg.neural_rg(4, num_couplings=1, hidden_units=(2,))
+  sampler = tf.saved_model.load(tfp_nrg.export(model, str(tmp_path / 'm')))
+  assert sampler.sample(tf.constant(2), tf.constant([1, 2]))['x'].shape == (
+      2, 4, 4)
+  for signature in (sampler.sample, sampler.sample_and_log_prob):
+    with pytest.raises(tf.errors.InvalidArgumentError, match='`n`'):
+      signature(tf.constant(-1), tf.constant([1, 2]))

@@ -225,3 +225,18 @@ def test_trainer_rejects_bad_arguments(kwargs, error, match):
 
 if __name__ == '__main__':
   raise SystemExit(pytest.main([__file__]))
+
+
+def test_a_resumed_fit_says_where_it_resumed_and_prints_briefly(tmp_path):
+  trainer, _ = helpers.small_trainer(seed=11, jit_compile=False)
+  model_dir = str(tmp_path / 'run')
+  first = trainer.fit(3, model_dir=model_dir, config={}, log_every=0)
+  assert first.start_step == 0 and first.steps == 3
+  again, _ = helpers.small_trainer(seed=11, jit_compile=False)
+  lines = []
+  resumed = again.fit(5, model_dir=model_dir, config={}, log_every=100,
+                      log_fn=lines.append)
+  assert resumed.start_step == 3 and resumed.steps == 2
+  assert lines[0] == 'Resumed at step 3 of 5.'
+  text = repr(resumed)
+  assert text.startswith('FitResult(steps=2 from step 3,') and len(text) < 120

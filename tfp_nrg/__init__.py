@@ -23,6 +23,7 @@ from tfp_nrg import stats
 from tfp_nrg import target_buffer
 from tfp_nrg import targets
 from tfp_nrg import training
+from tfp_nrg import transfer
 from tfp_nrg.distributions import neural_rg
 from tfp_nrg.distributions import Symmetrized
 from tfp_nrg.saved_model import export
@@ -54,4 +55,5 @@ __all__ = [
     'target_buffer',
     'targets',
     'training',
+    'transfer',
 ]

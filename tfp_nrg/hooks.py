@@ -24,10 +24,13 @@ import time
 
 import tensorflow as tf
 
+from tfp_nrg import distributions
+
 __all__ = [
     'CheckpointHook',
     'ConsoleHook',
     'Hook',
+    'IntegrationErrorHook',
     'ProgressLine',
     'SummaryHook',
 ]
@@ -153,6 +156,38 @@ class ConsoleHook(_Periodic):
                     step, self.num_steps, metrics.loss, metrics.loss_stderr,
                     gap, metrics.grad_norm, metrics.learning_rate, rate))
 
+
+
+class IntegrationErrorHook(_Periodic):
+  """Watches a continuous flow's solver error in `ln q` while it trains.
+
+  Every `every` steps (and at the end) it measures
+  `distributions.integration_error` at `num_draws` draws and logs it; above
+  `tolerance` nats (mean over the draws) it logs a warning: the flow has
+  outrun its solver, and its `ln q`, so its free energy, is not to be
+  trusted (train with more `num_steps` of the flow).
+  """
+
+  def __init__(self, every, num_draws=64, tolerance=0.01, log_fn=print):
+    super().__init__(every)
+    self.num_draws = num_draws
+    self.tolerance = tolerance
+    self.log_fn = log_fn
+    self.errors = []   # (step, mean error) of each measurement.
+
+  def after_step(self, trainer, step, metrics):
+    if not self.due(step):
+      return
+    seed = tf.random.experimental.stateless_fold_in(trainer.seed, -step)
+    error = float(tf.reduce_mean(distributions.integration_error(
+        trainer.model, self.num_draws, seed)))
+    self.errors.append((step, error))
+    self.log_fn('step {:6d}  continuous-flow integration error in ln q: '
+                '{:.2e} nats{}'.format(
+                    step, error, '  WARNING: above {:g}: the flow outruns '
+                    'its solver; its ln q and F are not to be trusted (more '
+                    'steps of the flow)'.format(self.tolerance)
+                    if error > self.tolerance else ''))
 
 
 class ProgressLine:

@@ -91,7 +91,8 @@ class RunConfig:
   continuous flow at the physical end of the NeuralRG); the continuous flow
   has `continuous_steps` Runge-Kutta steps (default 10) and
   `continuous_features` sine features (default 16), `None` for
-  `'neural_rg'`.
+  `'neural_rg'`. `init_from` names the run directory a new run starts
+  from (`transfer.start_from_parent`), at another lattice size or coupling.
   """
   lattice_size: int = 8
   temperature: Optional[float] = None
@@ -126,6 +127,7 @@ class RunConfig:
   flow: str = 'neural_rg'
   continuous_steps: Optional[int] = None
   continuous_features: Optional[int] = None
+  init_from: Optional[str] = None
   version: int = FORMAT_VERSION
 
   def __post_init__(self):
@@ -261,6 +263,9 @@ class RunConfig:
       raise ValueError('RunConfig field `beta_annealing` must be in [0, 1); '
                        'got {!r}.'.format(self.beta_annealing))
     checks.check_positive_int(self.seed, 'seed', minimum=-2**31)
+    if self.init_from is not None and not isinstance(self.init_from, str):
+      raise TypeError('RunConfig field `init_from` must be a run directory '
+                      '(str); got {!r}.'.format(self.init_from))
 
   def to_json(self):
     """The fields as a JSON-able `dict` (what a model directory records)."""
@@ -271,6 +276,8 @@ class RunConfig:
     if self.flow == 'neural_rg':  # Likewise.
       for name in ('flow',) + tuple(_CONTINUOUS_DEFAULTS):
         del record[name]
+    if self.init_from is None:
+      del record['init_from']
     return record
 
   @classmethod
@@ -297,6 +304,7 @@ class RunConfig:
       record = _upgrade_version_2(record)
     record.setdefault('fourier_scale', False)
     record.setdefault('flow', 'neural_rg')
+    record.setdefault('init_from', None)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(record) - names)
     if unknown:
@@ -327,20 +335,15 @@ class RunConfig:
 
   def build_model(self):
     """A new model of this configuration (build it in a strategy's scope)."""
-    if self.flow == 'continuous':
+    model = None if self.flow == 'continuous' else self._build_neural_rg()
+    if self.flow != 'neural_rg':
+      # The hybrid's Fourier scale is the NeuralRG's own.
       model = distributions.continuous_flow(
-          self.lattice_size, fourier_scale=self.fourier_scale,
+          self.lattice_size, inner=model and model.bijector,
+          fourier_scale=self.fourier_scale and model is None,
           num_features=self.continuous_features,
           num_steps=self.continuous_steps, dtype=self.tf_dtype,
           seed=self.seed)
-    else:
-      model = self._build_neural_rg()
-      if self.flow == 'hybrid':
-        model = distributions.continuous_flow(
-            self.lattice_size, inner=model.bijector,
-            num_features=self.continuous_features,
-            num_steps=self.continuous_steps, dtype=self.tf_dtype,
-            seed=self.seed)
     return distributions.Symmetrized(model) if self.z2 == 'mixture' else model
 
   def _build_neural_rg(self):

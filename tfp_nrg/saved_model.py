@@ -48,14 +48,21 @@ class _ExportedDistribution(tf.Module):
       return tf.function(fn, input_signature=signature,
                          jit_compile=jit_compile, autograph=False)
 
+    def checked(n):
+      # A clear error for n < 0 (as graphs run them; XLA drops asserts).
+      with tf.control_dependencies([tf.debugging.assert_non_negative(
+          n, message='`n` (the number of draws) must be non-negative')]):
+        return tf.identity(n)
+
     self.sample = function(
-        lambda n, seed: {'x': distribution.sample(n, seed=seed)}, count, seed)
+        lambda n, seed: {'x': distribution.sample(checked(n), seed=seed)},
+        count, seed)
     self.log_prob = function(
         lambda x: {'log_prob': distribution.log_prob(x)}, points)
 
     def sample_and_log_prob(n, seed):
-      x, log_prob = distribution.experimental_sample_and_log_prob(n,
-                                                                  seed=seed)
+      x, log_prob = distribution.experimental_sample_and_log_prob(
+          checked(n), seed=seed)
       return {'x': x, 'log_prob': log_prob}
 
     self.sample_and_log_prob = function(sample_and_log_prob, count, seed)

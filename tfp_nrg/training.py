@@ -88,9 +88,18 @@ class FitResult(collections.namedtuple('FitResult', [
     'loss',              # NumPy [steps], per step run.
     'loss_stderr',
     'interrupted',       # Stopped by SIGINT or SIGTERM (after a checkpoint).
+    'start_step',        # The step this call started (resumed) at.
 ])):
   """What `Trainer.fit` returns."""
   __slots__ = ()
+
+  def __repr__(self):
+    return ('FitResult(steps={} from step {}, {:.1f} s, {:.2f} steps/s, '
+            'final loss {}{})'.format(
+                self.steps, self.start_step, self.train_seconds,
+                self.steps_per_second,
+                '{:.4f}'.format(self.loss[-1]) if len(self.loss) else 'none',
+                ', interrupted' if self.interrupted else ''))
 
 
 class Trainer:
@@ -396,7 +405,9 @@ class Trainer:
     all_hooks += list(hooks)
     losses, stderrs = [], []
     start = time.time()
-    step = int(self.step.numpy())
+    step = start_step = int(self.step.numpy())
+    if start_step and log_every:
+      log_fn('Resumed at step {} of {}.'.format(start_step, num_steps))
     for hook in all_hooks:
       hook.begin(self, num_steps)
     signals = []
@@ -424,4 +435,4 @@ class Trainer:
         steps=len(losses), train_seconds=seconds,
         steps_per_second=len(losses) / seconds if losses else 0.,
         loss=np.array(losses), loss_stderr=np.array(stderrs),
-        interrupted=bool(signals))
+        interrupted=bool(signals), start_step=start_step)

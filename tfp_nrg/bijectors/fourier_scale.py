@@ -89,6 +89,11 @@ class FourierScale(one_pass.OnePassBijector):
     return self._lattice_size
 
   @property
+  def raw_log_spectrum(self):
+    """The variable behind `log_spectrum` (symmetrized when read)."""
+    return self._raw_log_spectrum
+
+  @property
   def log_spectrum(self):
     """The even log-spectrum `s`, `[L, L]` in `numpy.fft.fft2`'s layout."""
     raw = tf.convert_to_tensor(self._raw_log_spectrum)

@@ -2,6 +2,8 @@
 symmetrized mixture."""
 
 from tfp_nrg.distributions.continuous import continuous_flow
+from tfp_nrg.distributions.continuous import flow_parts
+from tfp_nrg.distributions.continuous import integration_error
 from tfp_nrg.distributions.neural_rg import ARCHITECTURES
 from tfp_nrg.distributions.neural_rg import check_architecture_arguments
 from tfp_nrg.distributions.neural_rg import flow_of
@@ -14,5 +16,7 @@ __all__ = [
     'check_architecture_arguments',
     'continuous_flow',
     'flow_of',
+    'flow_parts',
+    'integration_error',
     'neural_rg',
 ]

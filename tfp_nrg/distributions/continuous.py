@@ -4,12 +4,13 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_nrg import bijectors
+from tfp_nrg.distributions import symmetrized
 from tfp_nrg.internal import checks
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
 
-__all__ = ['continuous_flow']
+__all__ = ['continuous_flow', 'flow_parts', 'integration_error']
 
 
 def continuous_flow(lattice_size,
@@ -89,3 +90,62 @@ def continuous_flow(lattice_size,
                     sample_shape=[lattice_size, lattice_size])
   return tfd.TransformedDistribution(base, bijector,
                                      validate_args=validate_args, name=name)
+
+
+def flow_parts(model):
+  """The flows a model is built of: `{kind: bijector}`.
+
+  Kinds: `'hierarchy'` (a NeuralRG `HierarchicalFlow`), `'continuous'` (a
+  `ContinuousFlow`) and `'fourier_scale'` (a `FourierScale`, on its own or
+  the hierarchy's), found through `Symmetrized` and `tfb.Chain`.
+
+  Args:
+    model: a `tfd.TransformedDistribution` (as `neural_rg` or
+      `continuous_flow` build), possibly `Symmetrized`.
+
+  Returns:
+    A `dict`; a kind the model lacks is absent.
+  """
+  if isinstance(model, symmetrized.Symmetrized):
+    model = model.distribution
+  found = {}
+  pending = [getattr(model, 'bijector', None)]
+  while pending:
+    bijector = pending.pop()
+    if isinstance(bijector, tfb.Composition):   # A tfb.Chain.
+      pending.extend(bijector.bijectors)
+    elif isinstance(bijector, bijectors.HierarchicalFlow):
+      found['hierarchy'] = bijector
+      if bijector.fourier_scale is not None:
+        found['fourier_scale'] = bijector.fourier_scale
+    elif isinstance(bijector, bijectors.ContinuousFlow):
+      found['continuous'] = bijector
+    elif isinstance(bijector, bijectors.FourierScale):
+      found['fourier_scale'] = bijector
+  return found
+
+
+def integration_error(model, num_draws, seed):
+  """The continuous flow's solver error in `ln q`, at draws of `model`, nats.
+
+  `bijectors.ContinuousFlow.integration_error` of the model's continuous
+  flow (the physical end of every composition) at `num_draws` draws: how far
+  `ln q` is from the exact flow's. Reverse-KL training can drive a flow to
+  where a coarse solver's log-det is wrong and its `ln q` no longer its
+  density (its free energy then falls below `-ln Z`); this says so.
+
+  Args:
+    model: a model with a continuous flow (`flow_parts`).
+    num_draws: Python `int`.
+    seed: a stateless seed.
+
+  Returns:
+    `Tensor` `[num_draws]`.
+
+  Raises:
+    TypeError: if `model` has no continuous flow.
+  """
+  flow = flow_parts(model).get('continuous')
+  if flow is None:
+    raise TypeError('`model` has no continuous flow; got {!r}.'.format(model))
+  return flow.integration_error(model.sample(num_draws, seed=seed))
