@@ -21,6 +21,7 @@ Usage:
 """
 
 import json
+import math
 import os
 
 from absl import app
@@ -259,11 +260,21 @@ def main(argv):
   # mixture draws the other): its latent variables are those of that sign.
   z = flow.inverse(model.orbit_representative(x)
                    if isinstance(model, tfp_nrg.Symmetrized) else x)
-  print('Model of {} ({} steps), L = {}, T = {:.6f}: {} equilibrium '
-        'configurations (independence Metropolis, final acceptance {:.2f})'
-        .format(_MODEL_DIR.value, step, flow.lattice_size,
-                target.temperature, x.shape[0],
-                float(tf.reduce_mean(tf.cast(accepted, tf.float32)))))
+  acceptance = float(tf.reduce_mean(tf.cast(accepted, tf.float32)))
+  print('Model of {} ({} steps), L = {}, T = {:.6f}: {} configurations '
+        '(independence Metropolis, final acceptance {:.4f})'.format(
+            _MODEL_DIR.value, step, flow.lattice_size, target.temperature,
+            x.shape[0], acceptance))
+  # A chain that never accepted still holds its first flow draw.
+  unmoved = (1. - acceptance)**(_NUM_BURNIN.value + 1)
+  if unmoved > 0.01:
+    print('WARNING: at a flow acceptance of {:.3f}, about {:.1%} of the '
+          'chains may never have left their first flow draw in {} steps: '
+          'these are not all equilibrium configurations. {}'.format(
+              acceptance, unmoved, _NUM_BURNIN.value + 1,
+              'Raise --num_burnin_steps to at least {}, or train a better '
+              'flow.'.format(int(math.log(0.01) / math.log1p(-acceptance)))
+              if 0. < acceptance < 1. else 'Train a better flow.'))
 
   fresh = tf.stack(tfp_nrg.rg.scale_by_scale(flow, z[:2], 'fresh',
                                              seeds[1]))

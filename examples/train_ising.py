@@ -178,7 +178,7 @@ def save_samples_png(model, target, path, seed):
   plt.close(fig)
 
 
-def format_report(report, result, target, steps, budget):
+def format_report(report, result, target, steps, budget, flow):
   """The human-readable summary printed at the end."""
   eval_samples, target_samples = budget
   flat = tfp_nrg.evaluation.flatten(report)
@@ -190,9 +190,9 @@ def format_report(report, result, target, steps, budget):
         else '{:.1e}'.format(stderr), d=digits)
   chi_square = report.chi_square_divergence
   lines = [
-      'NeuralRG on the dual 2D Ising model: L = {}, T = {:.6f}, {} steps '
+      '{} on the dual 2D Ising model: L = {}, T = {:.6f}, {} steps '
       '({:.1f} s, {:.1f} steps/s this run)'.format(
-          target.lattice_size, target.temperature, steps,
+          training_flags.FLOW_NAMES[flow], target.lattice_size, target.temperature, steps,
           result.train_seconds, result.steps_per_second),
       '  variational free energy  F = {}   exact -ln Z_dual = {:.4f}'.format(
           pm('free_energy_bound'), report.exact_free_energy),
@@ -278,7 +278,7 @@ def main(argv):
       os.path.join(model_dir, 'samples.png'))
   save_samples_png(model, target, picture, seed=trainer.seed + 7)
   print(format_report(report, result, target, steps,
-                      (eval_samples, target_samples)))
+                      (eval_samples, target_samples), config.flow))
   non_finite = tfp_nrg.evaluation.non_finite(report)
   if report.num_non_finite_log_weights:
     print('WARNING: the model (or the target) returned NaN or infinite log '

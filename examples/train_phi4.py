@@ -141,8 +141,9 @@ def main(argv):
   figures = tfp_nrg.evaluation.flatten(results)
   n = target.num_sites
   bound = results.free_energy_bound
-  lines = ['NeuralRG on phi^4: L = {}, m2 = {}, lam = {}, {} steps ({:.1f} '
-           's)'.format(target.lattice_size, target.m2, target.lam,
+  lines = ['{} on phi^4: L = {}, m2 = {}, lam = {}, {} steps ({:.1f} '
+           's)'.format(training_flags.FLOW_NAMES[config.flow],
+                       target.lattice_size, target.m2, target.lam,
                        int(trainer.step.numpy()), result.train_seconds),
            '  variational free energy F = {:.4f} +- {:.4f}'.format(*bound)]
   try:

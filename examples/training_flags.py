@@ -130,6 +130,10 @@ def run_config(**target_fields):
       init_from=INIT_FROM.value, **target_fields)
 
 
+FLOW_NAMES = {'neural_rg': 'NeuralRG', 'continuous': 'Continuous flow',
+              'hybrid': 'Continuous flow on NeuralRG'}
+
+
 def eval_samples():
   """`--eval_samples`, or no more than training drew (1024 to 16384).
 

@@ -145,3 +145,22 @@ def dense_jacobian_log_det(fn, z):
     out = tf.reshape(fn(tf.reshape(flat, z.shape)), [batch, size * size])
   jacobian = tape.batch_jacobian(out, flat)
   return tf.linalg.slogdet(jacobian)[1], jacobian
+
+
+def forward_mode_log_det(fn, z):
+  """ln |det| of the full Jacobian of `fn` at each field of `z[B, L, L]`.
+
+  Forward mode: all `L^2` tangents of one field in a single batched pass,
+  several times faster than `dense_jacobian_log_det` through a long unrolled
+  solver.
+  """
+  size = z.shape[-1]
+  n = size * size
+  log_dets = []
+  for field in tf.unstack(z):
+    primal = tf.tile(field[tf.newaxis], [n, 1, 1])
+    with tf.autodiff.ForwardAccumulator(
+        primal, tf.reshape(tf.eye(n, dtype=z.dtype), [n, size, size])) as acc:
+      out = fn(primal)
+    log_dets.append(np.linalg.slogdet(tf.reshape(acc.jvp(out), [n, n]))[1])
+  return np.array(log_dets)

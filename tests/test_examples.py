@@ -254,3 +254,25 @@ def test_help_lists_the_shared_and_own_flags(script, flags):
   done = helpers.run_example(script, '--help')   # absl's --help exits 1.
   missing = [f for f in flags if f not in done.stdout]
   assert not missing, missing
+
+
+def test_train_phi4_with_a_continuous_flow_reports_its_integration_error(
+    tmp_path):
+  """Free field at L = 6 (any L for the continuous flow): a valid bound,
+  and the solver's error in ln q measured and recorded."""
+  model_dir = tmp_path / 'cf'
+  done = helpers.run_example(
+      'train_phi4', '--lattice_size=6', '--m2=0.5', '--lam=0',
+      '--flow=continuous', '--continuous_steps=3', '--continuous_features=2',
+      '--num_steps=30', '--batch_size=32', '--log_every=10',
+      '--eval_samples=256', '--jit_compile=false', '--num_chains=4',
+      '--sample_steps=20', '--burnin_steps=4',
+      '--model_dir={}'.format(model_dir))
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert 'Continuous flow on phi^4: L = 6' in done.stdout
+  metrics = json.loads((model_dir / 'metrics.json').read_text())
+  assert metrics['config']['flow'] == 'continuous'
+  assert 0. <= metrics['integration_error'] < 0.01
+  assert 'continuous-flow integration error in ln q' in done.stdout
+  assert metrics['free_energy_bound'] > -metrics['exact_log_z'] - 4. * (
+      metrics['free_energy_bound_stderr'])

@@ -142,7 +142,7 @@ def test_cached_target_values_follow_a_global_move():
   step_sizes = []
   for i in range(4):
     state, results = kernel.one_step(state, results, seed=(3, i))
-    inner = results.local_results.inner_results.accepted_results
+    inner = results.inner_results.inner_results.accepted_results
     np.testing.assert_allclose(inner.target_log_prob, target.log_prob(state),
                                rtol=1e-12)
     with tf.GradientTape() as tape:
@@ -153,7 +153,7 @@ def test_cached_target_values_follow_a_global_move():
     np.testing.assert_allclose(results.target_log_prob, log_prob, rtol=1e-12)
     np.testing.assert_allclose(results.proposal_log_prob, log_prob,
                                rtol=1e-12)
-    step_sizes.append(float(results.local_results.new_step_size))
+    step_sizes.append(float(results.inner_results.new_step_size))
     assert results.is_accepted.numpy().all()  # q = pi: always accepted.
   assert len(set(step_sizes)) > 1  # Adaptation state was kept, not reset.
 
@@ -210,3 +210,31 @@ def test_rejects_bad_arguments(build, error, match):
 
 if __name__ == '__main__':
   raise SystemExit(pytest.main([__file__]))
+
+
+def test_step_size_adaptation_wraps_a_global_local_from_outside():
+  """TFP's adaptation finds the local HMC's step size and acceptance through
+  `inner_results`, as it does through TFP's own wrappers: it adapts the HMC
+  inside a `GlobalLocal` as it adapts the same HMC alone."""
+  target = tfd.Sample(tfd.Normal(tf.constant(0., tf.float64), 1.), [4])
+  proposal = tfd.Sample(tfd.Normal(tf.constant(0., tf.float64), 3.), [4])
+  runs = []
+  for wrap in (True, False):
+    hmc = tfp.mcmc.HamiltonianMonteCarlo(target.log_prob, step_size=2.5,
+                                         num_leapfrog_steps=3,
+                                         store_parameters_in_results=True)
+    inner = (tfp_nrg.mcmc.GlobalLocal(target.log_prob, proposal, hmc)
+             if wrap else hmc)
+    kernel = tfp.mcmc.SimpleStepSizeAdaptation(
+        inner, num_adaptation_steps=400, target_accept_prob=0.75)
+    hmc_results = ((lambda r: r.inner_results.inner_results) if wrap else
+                   (lambda r: r.inner_results))
+    _, (step_sizes, accepted) = tf.function(lambda: tfp.mcmc.sample_chain(
+        600, current_state=tf.zeros([64, 4], tf.float64), kernel=kernel,
+        trace_fn=lambda _, r: (r.new_step_size, hmc_results(r).is_accepted),
+        seed=(1, 2)))()
+    runs.append((step_sizes.numpy(), float(np.mean(accepted[400:]))))
+  (wrapped, wrapped_acceptance), (alone, alone_acceptance) = runs
+  assert wrapped[-1] < 2.   # Adapted down from 2.5.
+  np.testing.assert_allclose(wrapped, alone, rtol=0.05)
+  assert abs(wrapped_acceptance - alone_acceptance) < 0.05

@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -261,6 +262,11 @@ def test_rg_analysis_example_end_to_end(trained_example_run, tmp_path):
       '--num_burnin_steps=5', '--coupling_samples=64', '--ksg_samples=200',
       '--num_frames=4')
   assert done.returncode == 0, done.stderr[-3000:]
+  # Warned of exactly when a chain may still hold its first flow draw.
+  acceptance = float(re.search(r'final acceptance ([\d.]+)',
+                               done.stdout).group(1))
+  assert ('never have left their first flow draw' in done.stdout) == (
+      (1. - acceptance)**6 > 0.01), done.stdout
   pictures = ['regeneration.png', 'receptive_fields.png', 'correlations.png',
               'mutual_information.png', 'wandering.png']
   for name in pictures:

@@ -46,7 +46,7 @@ _CACHED_FIELDS = ('target_log_prob', 'grads_target_log_prob')
 
 
 class GlobalLocalResults(collections.namedtuple('GlobalLocalResults', [
-    'local_results',      # The local kernel's results, of the current state.
+    'inner_results',      # The local kernel's results, of the current state.
     'is_accepted',        # Whether the global (flow) proposal was accepted.
     'log_accept_ratio',   # Of the global proposal.
     'target_log_prob',    # ln pi of the current state.
@@ -126,6 +126,11 @@ class GlobalLocal(tfp.mcmc.TransitionKernel):
   many chains at once and stateless seeds. With `num_local_steps=0` it is
   independence Metropolis (and `ln q` of the state is carried over, so the
   flow never runs its inverse after the first step).
+
+  As TFP's wrapping kernels do, its results keep the local kernel's as
+  `inner_results`, so TFP's step-size adaptation wraps it from outside and
+  adapts the local HMC (built with `store_parameters_in_results=True`):
+  `tfp.mcmc.SimpleStepSizeAdaptation(GlobalLocal(target, q, hmc), n)`.
   """
 
   def __init__(self, target_log_prob_fn, proposal, local_kernel,
@@ -199,7 +204,7 @@ class GlobalLocal(tfp.mcmc.TransitionKernel):
       state = kernels.check_state(current_state, self.proposal)
       seeds = tfp.random.split_seed(tfp.random.sanitize_seed(seed),
                                     n=self.num_local_steps + 2)
-      local_results = previous_kernel_results.local_results
+      local_results = previous_kernel_results.inner_results
       for i in range(self.num_local_steps):
         state, local_results = self.local_kernel.one_step(
             state, local_results, seed=seeds[i])
@@ -227,7 +232,7 @@ class GlobalLocal(tfp.mcmc.TransitionKernel):
           local_results, self.local_kernel.bootstrap_results(proposed),
           accepted)
       return next_state, GlobalLocalResults(
-          local_results=local_results, is_accepted=accepted,
+          inner_results=local_results, is_accepted=accepted,
           log_accept_ratio=log_accept_ratio,
           target_log_prob=tf.where(accepted, proposed_log_pi, log_pi),
           proposal_log_prob=tf.where(accepted, proposed_log_q, log_q),
@@ -241,7 +246,7 @@ class GlobalLocal(tfp.mcmc.TransitionKernel):
       log_pi = self.target_log_prob_fn(init_state)
       log_q = self.proposal.log_prob(init_state)
       return GlobalLocalResults(
-          local_results=self.local_kernel.bootstrap_results(init_state),
+          inner_results=self.local_kernel.bootstrap_results(init_state),
           is_accepted=tf.zeros_like(log_pi, tf.bool),
           log_accept_ratio=tf.zeros_like(log_pi),
           target_log_prob=log_pi,
