@@ -169,7 +169,8 @@ def test_the_integration_error_is_measured_and_warned_of():
   trainer = tfp_nrg.training.Trainer(model, target.log_prob, batch_size=8,
                                      jit_compile=False)
   lines = []
-  watch = tfp_nrg.hooks.IntegrationErrorHook(1, num_draws=8, log_fn=lines.append)
+  watch = tfp_nrg.hooks.IntegrationErrorHook(1, num_draws=8, tolerance=0.05,
+                                             log_fn=lines.append)
   trainer.fit(1, log_every=0, hooks=[watch])
   assert watch.errors[0][1] > 0.1 and 'WARNING' in lines[0]
   with pytest.raises(TypeError, match='no continuous flow'):

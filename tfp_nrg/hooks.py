@@ -165,10 +165,12 @@ class IntegrationErrorHook(_Periodic):
   `distributions.integration_error` at `num_draws` draws and logs it; above
   `tolerance` nats (mean over the draws) it logs a warning: the flow has
   outrun its solver, and its `ln q`, so its free energy, is not to be
-  trusted (train with more `num_steps` of the flow).
+  trusted (train with more `num_steps` of the flow). (Measured on phi^4 at
+  L = 16: a flow at 1.8e-2 nats gave the same F to 0.006 nats and the same
+  ESS at 10, 20 and 40 steps; one that had exploited its solver, 49.5.)
   """
 
-  def __init__(self, every, num_draws=64, tolerance=0.01, log_fn=print):
+  def __init__(self, every, num_draws=64, tolerance=0.1, log_fn=print):
     super().__init__(every)
     self.num_draws = num_draws
     self.tolerance = tolerance

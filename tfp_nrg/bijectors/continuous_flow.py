@@ -195,7 +195,7 @@ class ContinuousFlow(one_pass.OnePassBijector):
     solver's error; twice as many steps estimate that error. Training
     against `ln pi` can drive a flow to where a coarse solver's log-det is
     wrong (it then "learns" the error, and its `ln q` is not its density):
-    an error well above 0.01 nats says to train with more `num_steps`.
+    an error above about 0.1 nats says to train with more `num_steps`.
 
     Args:
       x: `Tensor` `[..., L, L]`, fields this flow generated (its inverse

@@ -133,6 +133,7 @@ def integration_error(model, num_draws, seed):
   `ln q` is from the exact flow's. Reverse-KL training can drive a flow to
   where a coarse solver's log-det is wrong and its `ln q` no longer its
   density (its free energy then falls below `-ln Z`); this says so.
+  `hooks.IntegrationErrorHook` watches it during training.
 
   Args:
     model: a model with a continuous flow (`flow_parts`).
