@@ -248,7 +248,8 @@ def main(argv):
   trainer = config.build_trainer(
       model, target, jit_compile=jit_compile, strategy=strategy,
       buffer_progress=tfp_nrg.hooks.ProgressLine('buffer draws'))
-  result = training_flags.train(trainer, config, model_dir)
+  result, training_figures = training_flags.train(trainer, config,
+                                                  model_dir)
   if result is None:
     return
 
@@ -298,7 +299,7 @@ def main(argv):
       evaluation_seconds=time.time() - start, non_finite_figures=non_finite,
       eval_samples=eval_samples, target_samples=target_samples,
       model_dir=model_dir, samples_png=picture, config=config.to_json(),
-      **training_flags.integration_error_figures())
+      **training_figures)
   training_flags.write_metrics(metrics_out, output, picture)
 
 

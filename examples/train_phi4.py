@@ -128,7 +128,8 @@ def main(argv):
   target, model = config.build_target(), config.build_model()
   trainer = config.build_trainer(model, target,
                                  jit_compile=training_flags.JIT.value)
-  result = training_flags.train(trainer, config, model_dir)
+  result, training_figures = training_flags.train(trainer, config,
+                                                  model_dir)
   if result is None:
     return
 
@@ -200,7 +201,7 @@ def main(argv):
       train_seconds=result.train_seconds, eval_samples=eval_samples,
       non_finite_figures=tfp_nrg.evaluation.non_finite(results),
       model_dir=model_dir, samples_png=picture, config=config.to_json(),
-      **training_flags.integration_error_figures())
+      **training_figures)
   training_flags.write_metrics(metrics_out, figures, picture)
 
 

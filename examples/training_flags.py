@@ -101,16 +101,6 @@ for _name, _minimum in (('eval_samples', 2), ('log_every', 0),
       message='--{} must be at least {}.'.format(_name, _minimum))
 
 
-# The last integration error `train` measured (runs with a continuous flow).
-INTEGRATION_ERRORS = []
-
-
-def integration_error_figures():
-  """`{'integration_error': nats}` of the run trained, or `{}`."""
-  return dict(integration_error=INTEGRATION_ERRORS[-1]) if (
-      INTEGRATION_ERRORS) else {}
-
-
 def run_config(**target_fields):
   """The `RunConfig` of the shared flags and the target's `target_fields`."""
   return tfp_nrg.runs.RunConfig(
@@ -169,11 +159,12 @@ def prepare_run_dir(config, name):
 
 
 def train(trainer, config, model_dir):
-  """`trainer.fit` for `--num_steps`; `None` if interrupted (checkpointed).
+  """`(trainer.fit's result, figures)` for `--num_steps`.
 
-  A run with a continuous flow also logs the flow's integration error in
-  `ln q` at every progress line, and the result's figures get its last value
-  (`integration_error`, nats).
+  The result is `None` if interrupted (checkpointed). A run with a
+  continuous flow also logs the flow's integration error in `ln q` at every
+  progress line; `figures` then holds its last value (`integration_error`,
+  nats), else it is empty.
 
   Raises:
     SystemExit: with a message, if training diverged (a non-finite step).
@@ -204,7 +195,7 @@ def train(trainer, config, model_dir):
     print('Interrupted at step {}; the checkpoint is saved in {}. Run the same '
           'command again to resume.'.format(int(trainer.step.numpy()),
                                             model_dir))
-    return None
+    return None, {}
   if watch and watch[0].errors:
     error = watch[0].errors[-1][1]
     print('Continuous-flow integration error in ln q: {:.2e} nats{}'.format(
@@ -212,8 +203,8 @@ def train(trainer, config, model_dir):
         ' -- WARNING: the flow outruns its solver; F, ESS and acceptance '
         'below rest on a ln q that is not its density. Retrain with more '
         '--continuous_steps.'))
-    INTEGRATION_ERRORS.append(error)
-  return result
+    return result, dict(integration_error=error)
+  return result, {}
 
 
 def write_metrics(path, figures, picture):
