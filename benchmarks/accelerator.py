@@ -18,7 +18,7 @@ fields and log-determinants stay in float32.
   python benchmarks/accelerator.py
   # the README's CPU scaling table
   python benchmarks/accelerator.py --lattice_sizes=8,16,32,64,256 \
-      --xla=true --conditioner_dtypes=float32 --max_train_size=64
+      --jit=xla --conditioner_dtypes=float32 --max_train_size=64
 """
 
 import json
@@ -27,14 +27,14 @@ import subprocess
 import sys
 import time
 
-from absl import app
 from absl import flags
 
 import flag_checks
 
 _LATTICE_SIZES = flags.DEFINE_list('lattice_sizes', ['16', '32', '64', '128'],
                                    'Lattice sizes L.')
-_XLA = flags.DEFINE_list('xla', ['true', 'false'], 'XLA settings to run.')
+_JIT = flags.DEFINE_list('jit', ['xla', 'graph'],
+                         'Compilations to run: xla, graph.')
 _CONDITIONER_DTYPES = flags.DEFINE_list(
     'conditioner_dtypes', ['float32', 'bfloat16'],
     'Conditioner MLP precisions to run.')
@@ -56,7 +56,7 @@ flag_checks.check_each('conditioner_dtypes',
                        flag_checks.run_config_field('conditioner_dtype'))
 flag_checks.check_each('num_couplings',
                        flag_checks.run_config_field('num_couplings', int))
-flag_checks.check_each('xla', flag_checks.one_of(('true', 'false')))
+flag_checks.check_each('jit', flag_checks.one_of(('xla', 'graph')))
 flag_checks.check_whole(
     'hidden_units', flag_checks.run_config_field(
         'hidden_units', lambda values: [int(h) for h in values]))
@@ -131,18 +131,18 @@ def main(argv):
                        'train 1st', 'sample/s', 'sample 1st', 'log_prob/s',
                        'RSS MiB', 'GPU MiB'))
   forwarded = [a for a in sys.argv[1:] if not a.startswith(
-      ('--lattice_sizes', '--xla', '--conditioner_dtypes'))]
+      ('--lattice_sizes', '--jit', '--conditioner_dtypes'))]
   for size in _LATTICE_SIZES.value:
-    for xla in _XLA.value:
+    for jit in _JIT.value:
       for conditioner_dtype in _CONDITIONER_DTYPES.value:
-        spec = dict(lattice_size=int(size), xla=xla.lower() == 'true',
+        spec = dict(lattice_size=int(size), xla=jit == 'xla',
                     conditioner_dtype=conditioner_dtype)
         done = subprocess.run(
             [sys.executable, __file__, '--child=' + json.dumps(spec)] +
             forwarded, capture_output=True, text=True, check=False)
         if done.returncode:
-          print('L={} xla={} {}: failed: {}'.format(
-              size, xla, conditioner_dtype,
+          print('L={} jit={} {}: failed: {}'.format(
+              size, jit, conditioner_dtype,
               done.stderr.strip().splitlines()[-1:]), flush=True)
           continue
         row = json.loads(done.stdout.strip().splitlines()[-1])
@@ -162,4 +162,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  flag_checks.run(main)

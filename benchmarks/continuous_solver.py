@@ -20,7 +20,6 @@ Usage:
 
 import time
 
-from absl import app
 from absl import flags
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -99,4 +98,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  flag_checks.run(main)

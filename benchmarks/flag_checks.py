@@ -3,12 +3,27 @@
 Each check asks the library what it accepts (a `RunConfig` field, a run
 directory's record) rather than keeping a list of its own, and is registered
 as an absl validator, so a bad value stops the benchmark while its flags are
-parsed.
+parsed. `run` runs a benchmark's `main` as absl's `app.run` does, except that
+a requested `--help` exits 0.
 """
 
+import sys
+
+from absl import app
 from absl import flags
 
 import tfp_nrg
+
+
+def run(main):
+  """`app.run(main)`; `--help`, `--helpshort`, `--helpfull` exit 0."""
+  try:
+    app.run(main)
+  except SystemExit as e:
+    helped = e.code == 1 and any(
+        a.lstrip('-').split('=')[0] in ('?', 'help', 'helpshort', 'helpfull')
+        for a in sys.argv[1:])
+    raise SystemExit(0 if helped else e.code) from e
 
 
 def check_each(name, check):
@@ -62,7 +77,7 @@ def run_config_field(field, parse=str):
 def run_of(target):
   """A check of one run directory: it holds a valid run of `target`."""
   def check(model_dir):
-    config = tfp_nrg.runs.RunConfig.from_json(
+    config = tfp_nrg.runs.RunConfig.from_dict(
         tfp_nrg.checkpoints.read_run_config(model_dir))
     if config.target != target:
       raise ValueError('{!r} holds a {!r} run, not {!r}.'.format(

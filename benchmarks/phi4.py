@@ -32,7 +32,6 @@ at that cost at all: the step itself must get cheaper.
       --leapfrog_steps=10,20 --num_local_steps=0,1
 """
 
-from absl import app
 from absl import flags
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -40,6 +39,8 @@ import tensorflow_probability as tfp
 import equal_time
 import flag_checks
 import tfp_nrg
+
+flags.adopt_module_key_flags(equal_time)
 
 _MODEL_DIRS = flags.DEFINE_list('model_dirs', None,
                                 'Runs of examples/train_phi4.py.')
@@ -187,4 +188,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  flag_checks.run(main)

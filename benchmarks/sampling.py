@@ -29,7 +29,6 @@ not to be trusted.
 
 import math
 
-from absl import app
 from absl import flags
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -37,6 +36,8 @@ import tensorflow_probability as tfp
 import equal_time
 import flag_checks
 import tfp_nrg
+
+flags.adopt_module_key_flags(equal_time)
 
 _MODEL_DIRS = flags.DEFINE_list('model_dirs', None,
                                 'Runs of examples/train_ising.py.')
@@ -161,4 +162,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  flag_checks.run(main)

@@ -231,4 +231,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  flag_checks.run(main)

@@ -31,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+import cli
 import tfp_nrg
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None,
@@ -343,4 +344,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

@@ -39,6 +39,7 @@ from absl import logging
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+import cli
 import tfp_nrg
 
 _MODEL_DIR = flags.DEFINE_string('model_dir', None,
@@ -95,7 +96,7 @@ _ADAPT_STATES_PER_CHAIN = 64
 _MAX_Z_SCORE = 4.
 
 
-def run_chains(sample_fn):
+def timed_run(sample_fn):
   """Runs `sample_fn` as a `tf.function`; returns its outputs and seconds.
 
   The time includes tracing and XLA compilation (typically 10-40 s).
@@ -114,7 +115,7 @@ def run_and_report(name, target, sample_fn, seed):
     `ess_per_second` (of the energy, compilation included) and
     `sampling_seconds`.
   """
-  (states, accepted, *non_finite), seconds = run_chains(sample_fn)
+  (states, accepted, *non_finite), seconds = timed_run(sample_fn)
   if non_finite:
     tfp_nrg.mcmc.warn_non_finite(non_finite[0])
   summary = tfp_nrg.observables.ising_chain_summary(target, states, seed=seed)
@@ -169,7 +170,7 @@ def chains_fn(kernel, model, target, seeds, num_steps=None):
     transition = tfp_nrg.mcmc.GlobalLocal(
         target.log_prob, model, transition,
         num_local_steps=_NUM_LOCAL_STEPS.value)
-  return lambda: tfp_nrg.mcmc.sample_chains(
+  return lambda: tfp_nrg.mcmc.run_chains(
       transition, model.sample(num_chains, seed=seeds[1]), num_steps,
       _NUM_BURNIN.value, seed=seeds[0], return_non_finite=True)
 
@@ -177,7 +178,7 @@ def chains_fn(kernel, model, target, seeds, num_steps=None):
 def adapt(model, target, batch_size, seeds):
   """Fits `model` to the states of global-local chains; returns figures."""
   seeds = tfp.random.split_seed(seeds[3], n=4)  # Not the production chains'.
-  (states, accepted, non_finite), seconds = run_chains(chains_fn(
+  (states, accepted, non_finite), seconds = timed_run(chains_fn(
       'global_local', model, target, seeds,
       num_steps=_ADAPT_STATES_PER_CHAIN))
   tfp_nrg.mcmc.warn_non_finite(non_finite)
@@ -248,4 +249,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

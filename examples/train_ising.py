@@ -36,11 +36,11 @@ import math
 import os
 import time
 
-from absl import app
 from absl import flags
 from absl import logging
 import tensorflow as tf
 
+import cli
 import tfp_nrg
 import training_flags
 
@@ -192,10 +192,11 @@ def format_report(report, result, target, steps, budget, flow):
   lines = [
       '{} on the dual 2D Ising model: L = {}, T = {:.6f}, {} steps '
       '({:.1f} s, {:.1f} steps/s this run)'.format(
-          training_flags.FLOW_NAMES[flow], target.lattice_size, target.temperature, steps,
+          training_flags.FLOW_NAMES[flow], target.lattice_size,
+          target.temperature, steps,
           result.train_seconds, result.steps_per_second),
       '  variational free energy  F = {}   exact -ln Z_dual = {:.4f}'.format(
-          pm('free_energy_bound'), report.exact_free_energy),
+          pm('free_energy_bound'), report.exact_dual_free_energy),
       '  relative error (F - F_exact)/|F_exact| = {:.2e}   gap per site = '
       '{:.2e}'.format(report.relative_error, report.gap_per_site),
       '  ln Z_dual ({}) = {}   exact {:.4f}'.format(
@@ -221,13 +222,16 @@ def format_report(report, result, target, steps, budget, flow):
       '  Ising ln Z = {}   exact {:.4f}'.format(
           pm('log_z_ising_estimate'), report.exact_log_z_ising),
       '  Ising free energy per site f = {}   exact {:.6f}'.format(
-          pm('free_energy_per_site', 6), report.exact_free_energy_per_site),
+          pm('ising_free_energy_per_site', 6),
+          report.exact_ising_free_energy_per_site),
       '  Ising energy per site (improved estimator) = {}   exact {:.6f}'.format(
           pm('energy_per_site'), report.exact_energy_per_site),
   ]
   if report.energy_per_site_target_draws is not None:
     lines.append('  Ising energy per site over the target draws = {}'.format(
         pm('energy_per_site_target_draws')))
+  if report.log_z_warning:
+    lines.append('  Warning: ' + report.log_z_warning)
   return '\n'.join(lines)
 
 
@@ -298,10 +302,10 @@ def main(argv):
       steps_per_second=result.steps_per_second,
       evaluation_seconds=time.time() - start, non_finite_figures=non_finite,
       eval_samples=eval_samples, target_samples=target_samples,
-      model_dir=model_dir, samples_png=picture, config=config.to_json(),
+      model_dir=model_dir, samples_png=picture, config=config.to_dict(),
       **training_figures)
   training_flags.write_metrics(metrics_out, output, picture)
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

@@ -29,12 +29,12 @@ import math
 import os
 import time
 
-from absl import app
 from absl import flags
 from absl import logging
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+import cli
 import tfp_nrg
 import training_flags
 
@@ -49,7 +49,7 @@ _NUM_CHAINS = flags.DEFINE_integer('num_chains', 64, 'Global–local chains.')
 _SAMPLE_STEPS = flags.DEFINE_integer('sample_steps', 1000,
                                      'Steps kept per chain.')
 _BURNIN_STEPS = flags.DEFINE_integer(
-    'burnin_steps', 200, 'Steps discarded per chain (HMC adapts its step '
+    'num_burnin_steps', 200, 'Steps discarded per chain (HMC adapts its step '
     'size in the first 80%).')
 _HMC_STEP_SIZE = flags.DEFINE_float('hmc_step_size', 0.1,
                                     'Initial HMC step size.')
@@ -59,7 +59,7 @@ _NUM_LOCAL_STEPS = flags.DEFINE_integer(
     'num_local_steps', 1, 'HMC steps before each flow proposal.')
 _MAX_R_HAT = 1.1  # Chains whose phi^2 R-hat exceeds this disagree.
 for _name, _minimum in (('num_chains', 1), ('sample_steps', 20),
-                        ('burnin_steps', 0), ('hmc_leapfrog_steps', 1),
+                        ('num_burnin_steps', 0), ('hmc_leapfrog_steps', 1),
                         ('num_local_steps', 0)):
   flags.register_validator(
       _name, lambda value, minimum=_minimum: value >= minimum,
@@ -85,7 +85,7 @@ def sample(model, target, seed):
   init_seed, chain_seed = tfp.random.split_seed(seed)
   start = time.time()
   states, accepted, non_finite = tf.function(
-      lambda: tfp_nrg.mcmc.sample_chains(
+      lambda: tfp_nrg.mcmc.run_chains(
           kernel, model.sample(_NUM_CHAINS.value, seed=init_seed),
           _SAMPLE_STEPS.value, _BURNIN_STEPS.value, seed=chain_seed,
           return_non_finite=True),
@@ -200,10 +200,10 @@ def main(argv):
       sampling_seconds=seconds, steps=int(trainer.step.numpy()),
       train_seconds=result.train_seconds, eval_samples=eval_samples,
       non_finite_figures=tfp_nrg.evaluation.non_finite(results),
-      model_dir=model_dir, samples_png=picture, config=config.to_json(),
+      model_dir=model_dir, samples_png=picture, config=config.to_dict(),
       **training_figures)
   training_flags.write_metrics(metrics_out, figures, picture)
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

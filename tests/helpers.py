@@ -59,8 +59,10 @@ def small_trainer(seed=1, jit_compile=True, target_log_prob_fn=None,
 
 
 def start_example(name, *flags, env=None):
-  """Starts `examples/<name>.py` with `flags` (and `env` added); no wait."""
-  command = [sys.executable, os.path.join(ROOT, 'examples', name + '.py')]
+  """Starts `examples/<name>.py` (or `<dir>/<script>.py` for a `name` with
+  a slash) with `flags` (and `env` added); no wait."""
+  script = name if '/' in name else os.path.join('examples', name)
+  command = [sys.executable, os.path.join(ROOT, script + '.py')]
   return subprocess.Popen(
       command + list(flags), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
       text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', **(env or {})))

@@ -101,7 +101,7 @@ def test_flatten_gives_the_report_keys():
       chi_square_divergence=None, log_z_upper_bound=None,
       observables={'e': evaluation.ObservableEstimate(
           4., 0.4, unweighted=5., target_draws=evaluation.Estimate(6., 0.6))},
-      num_non_finite_log_weights=0)
+      num_non_finite_log_weights=0, pareto_shape=0.3, log_z_warning=None)
   assert evaluation.flatten(results) == {
       'free_energy_bound': -1., 'free_energy_bound_stderr': 0.1,
       'log_z': 2., 'log_z_stderr': 0.2, 'log_z_importance': 3.,
@@ -110,7 +110,8 @@ def test_flatten_gives_the_report_keys():
       'acceptance_rate': 0.6, 'acceptance_rate_stderr': 0.06,
       'chi_square_divergence': None, 'log_z_upper_bound': None,
       'e': 4., 'e_stderr': 0.4, 'e_unweighted': 5., 'e_target_draws': 6.,
-      'e_target_draws_stderr': 0.6, 'num_non_finite_log_weights': 0}
+      'e_target_draws_stderr': 0.6, 'num_non_finite_log_weights': 0,
+      'pareto_shape': 0.3, 'log_z_warning': None}
   assert evaluation.flatten({'x': evaluation.Estimate(1., 2.)}, 'p_') == {
       'p_x': 1., 'p_x_stderr': 2.}
 

@@ -12,7 +12,7 @@ tfd = tfp.distributions
 T_C = tfp_nrg.exact.CRITICAL_TEMPERATURE
 
 
-def run_chains(kernel, init, num_steps, seed):
+def walk(kernel, init, num_steps, seed):
   """The state after `num_steps` steps (XLA), and the global acceptance."""
   def chain():
     return tfp.mcmc.sample_chain(
@@ -70,7 +70,7 @@ def exact_draws():
 def test_dual_spin_kernel_keeps_pi_invariant(exact_draws):
   target, x = exact_draws
   kernel = target.local_kernel(num_sweeps=2)
-  x_after, _ = run_chains(kernel, x, num_steps=10, seed=(1, 2))
+  x_after, _ = walk(kernel, x, num_steps=10, seed=(1, 2))
   assert np.mean(np.abs(x_after - x)) > 0.5  # The chains moved.
   check_against_enumeration(target, x_after, seed=(3, 4))
 
@@ -96,7 +96,7 @@ def test_global_local_keeps_pi_invariant_with_a_poor_proposal(
   kernel = tfp_nrg.mcmc.GlobalLocal(target.log_prob, gaussian_fit(x),
                                     target.local_kernel(),
                                     num_local_steps=num_local_steps)
-  x_after, acceptance = run_chains(kernel, x, num_steps=10, seed=(5, 6))
+  x_after, acceptance = walk(kernel, x, num_steps=10, seed=(5, 6))
   assert 0.05 < acceptance < 0.95  # Both outcomes of the global move occur.
   check_against_enumeration(target, x_after, seed=(7, 8))
 
@@ -118,7 +118,7 @@ def test_local_kernel_repairs_a_proposal_that_misses_a_mode():
   def mean_and_stderr(num_local_steps):
     kernel = tfp_nrg.mcmc.GlobalLocal(bimodal_log_prob, proposal, local,
                                       num_local_steps=num_local_steps)
-    x, _ = run_chains(kernel, init, num_steps=60, seed=(3, 4))
+    x, _ = walk(kernel, init, num_steps=60, seed=(3, 4))
     first = x[:, 0].numpy()
     return first.mean(), (first**2).mean(), first.std() / len(first)**0.5
 

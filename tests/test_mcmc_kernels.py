@@ -214,7 +214,7 @@ def test_chains_never_step_from_a_nan_initial_state_and_say_so(build):
   target, proposal = tfd.Normal(1., 1.), tfd.Normal(0., 1.5)
   init = tf.constant([np.nan, 0.5, np.nan, np.inf])
   with pytest.warns(RuntimeWarning, match='non-finite'):
-    _, accepted, flags = tfp_nrg.mcmc.sample_chains(
+    _, accepted, flags = tfp_nrg.mcmc.run_chains(
         build(target, proposal), init, 30, seed=(1, 2),
         return_non_finite=True)
   assert np.all(flags.numpy()[:, [0, 2, 3]])

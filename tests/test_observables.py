@@ -39,10 +39,10 @@ def test_ising_report_in_ising_language():
           'energy_per_site': tfp_nrg.evaluation.ObservableEstimate(
               -1.5, 0.01, unweighted=-1.6,
               target_draws=estimate(-1.49, 0.005))},
-      num_non_finite_log_weights=0)
+      num_non_finite_log_weights=0, pareto_shape=0.4, log_z_warning=None)
   report = tfp_nrg.observables.ising_report(target, results)
   log_z_dual = target.exact_log_normalizer()
-  assert report.exact_free_energy == -log_z_dual
+  assert report.exact_dual_free_energy == -log_z_dual
   assert report.relative_error == pytest.approx((log_z_dual - 148.0) /
                                                 log_z_dual)
   assert report.gap_per_site == pytest.approx((log_z_dual - 148.0) / 64)
@@ -50,7 +50,7 @@ def test_ising_report_in_ising_language():
       148.6 + target.log_z_offset)
   assert report.exact_log_z_ising == pytest.approx(
       tfp_nrg.exact.ising_log_z(8, T_C))
-  assert report.free_energy_per_site == pytest.approx(
+  assert report.ising_free_energy_per_site == pytest.approx(
       (-T_C * (148.6 + target.log_z_offset) / 64, T_C * 0.02 / 64))
   assert report.kl_target_to_model == pytest.approx(150. - 148.6)
   flat = tfp_nrg.evaluation.flatten(report)
@@ -65,7 +65,7 @@ def test_ising_report_in_ising_language():
   poor = tfp_nrg.observables.ising_report(target, results._replace(
       log_z=estimate(148.6, float('inf'))))
   assert tfp_nrg.evaluation.non_finite(poor) == [
-      'free_energy_per_site_stderr', 'log_z_dual_estimate_stderr',
+      'ising_free_energy_per_site_stderr', 'log_z_dual_estimate_stderr',
       'log_z_ising_estimate_stderr']
 
 

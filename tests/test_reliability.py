@@ -132,7 +132,7 @@ def test_an_old_record_that_loads_also_resumes(finished_run, tmp_path):
   _edit_record(model_dir, to_version_2)
   assert tfp_nrg.runs.load(str(model_dir)).config == config
   assert checkpoints.check_model_dir(str(model_dir), config) == (
-      config.to_json())
+      config.to_dict())
 
 
 def test_unwritable_model_directories_are_refused_before_work(tmp_path):
@@ -181,7 +181,7 @@ def test_independence_metropolis_never_steps_on_a_nan_density_and_says_so():
   proposal, target = _broken_proposal_and_target()
   kernel = tfp_nrg.mcmc.IndependenceMetropolis(target, proposal)
   with pytest.warns(RuntimeWarning, match='non-finite'):
-    states, accepted, flags = tfp_nrg.mcmc.sample_chains(
+    states, accepted, flags = tfp_nrg.mcmc.run_chains(
         kernel, tf.zeros([32, 2]), 100, seed=(1, 2), return_non_finite=True)
   assert not np.any(states[..., 0] > 1.)   # No step into the NaN region.
   assert not np.any(accepted & flags)
@@ -194,7 +194,7 @@ def test_global_local_never_force_accepts_away_from_a_nan_density():
   kernel = tfp_nrg.mcmc.GlobalLocal(
       target, proposal, tfp.mcmc.RandomWalkMetropolis(target))
   with pytest.warns(RuntimeWarning, match='non-finite'):
-    _, accepted, flags = tfp_nrg.mcmc.sample_chains(
+    _, accepted, flags = tfp_nrg.mcmc.run_chains(
         kernel, tf.zeros([32, 2]), 100, seed=(1, 2), return_non_finite=True)
   assert np.any(flags)
   assert not np.any(accepted & flags)
@@ -213,11 +213,11 @@ def test_a_local_kernel_of_another_target_is_refused():
 @pytest.mark.parametrize('num_results,num_burnin_steps,error', [
     (0, 0, ValueError), (-1, 0, ValueError), (2.5, 0, TypeError),
     (3, -5, ValueError)])
-def test_sample_chains_checks_its_counts(num_results, num_burnin_steps, error):
+def test_run_chains_checks_its_counts(num_results, num_burnin_steps, error):
   kernel = tfp.mcmc.RandomWalkMetropolis(tfd.Normal(0., 1.).log_prob)
   with pytest.raises(error, match='num_results|num_burnin_steps'):
-    tfp_nrg.mcmc.sample_chains(kernel, tf.zeros([2]), num_results,
-                               num_burnin_steps, seed=(1, 2))
+    tfp_nrg.mcmc.run_chains(kernel, tf.zeros([2]), num_results,
+                            num_burnin_steps, seed=(1, 2))
 
 
 def _enumerated_ising(temperature):
@@ -305,7 +305,7 @@ def test_run_config_normalises_numpy_scalars_and_dtypes():
   assert type(config.lattice_size) is int  # pylint: disable=unidiomatic-typecheck
   assert config.temperature == 2. and config.dtype == 'float64'
   assert config.hidden_units == (4,)
-  assert json.loads(json.dumps(config.to_json()))['lattice_size'] == 8
+  assert json.loads(json.dumps(config.to_dict()))['lattice_size'] == 8
 
 
 def test_phi4_works_at_unknown_rank_and_refuses_unrepresentable_parameters():

@@ -16,17 +16,25 @@ TINY = dict(lattice_size=4, num_couplings=2, hidden_units=(8,), batch_size=16,
 
 def test_json_round_trip():
   config = runs.RunConfig(**TINY, architecture='tree', depth=1, seed=5)
-  record = json.loads(json.dumps(config.to_json()))
-  assert runs.RunConfig.from_json(record) == config
+  record = json.loads(json.dumps(config.to_dict()))
+  assert runs.RunConfig.from_dict(record) == config
   assert record['version'] == runs.FORMAT_VERSION
   assert record['hidden_units'] == [8]
   assert record['fourier_scale'] is True
   # Without it, `fourier_scale` is not recorded, as in records from before
   # the field existed, which therefore still match (and resume) their runs.
   without = runs.RunConfig(**TINY, fourier_scale=False)
-  record = json.loads(json.dumps(without.to_json()))
+  record = json.loads(json.dumps(without.to_dict()))
   assert 'fourier_scale' not in record
-  assert runs.RunConfig.from_json(record) == without
+  assert runs.RunConfig.from_dict(record) == without
+
+
+def test_to_json_is_text_and_to_dict_a_dict():
+  config = runs.RunConfig(**TINY, seed=3)
+  assert json.loads(config.to_json()) == config.to_dict()
+  assert runs.RunConfig.from_json(config.to_json()) == config
+  with pytest.raises(TypeError, match='from_dict'):
+    runs.RunConfig.from_json(config.to_dict())
 
 
 def test_constant_schedule_is_not_tied_to_num_steps():
@@ -87,12 +95,12 @@ def test_validation_names_the_field(fields, error, match):
 
 
 def test_from_json_refuses_unknown_fields():
-  record = runs.RunConfig().to_json()
+  record = runs.RunConfig().to_dict()
   record['learning_rat'] = 1e-3
   with pytest.raises(ValueError, match='learning_rat'):
-    runs.RunConfig.from_json(record)
+    runs.RunConfig.from_dict(record)
   with pytest.raises(TypeError, match='dict'):
-    runs.RunConfig.from_json([1, 2])
+    runs.RunConfig.from_dict([1, 2])
 
 
 def test_reads_records_written_before_versions():
@@ -104,20 +112,20 @@ def test_reads_records_written_before_versions():
       learning_rate=0.002, lr_schedule='cosine', clip_norm=100.0,
       gradient_estimator='reparameterization', seed=0, dtype='float32',
       num_steps=6000)
-  assert runs.RunConfig.from_json(legacy) == runs.RunConfig(
+  assert runs.RunConfig.from_dict(legacy) == runs.RunConfig(
       forward_kl_weight=0., fourier_scale=False)
   tebd = dict(legacy, architecture='tebd', depth=3, lr_schedule='constant')
   del tebd['num_steps']
-  config = runs.RunConfig.from_json(tebd)
+  config = runs.RunConfig.from_dict(tebd)
   assert (config.num_layers, config.repeat, config.depth) == (3, None, None)
   assert config.num_steps is None
-  version_2 = dict(runs.RunConfig(lattice_size=4).to_json(), version=2)
+  version_2 = dict(runs.RunConfig(lattice_size=4).to_dict(), version=2)
   del version_2['z2']
   for symmetrize, z2 in ((True, 'mixture'), (False, 'none')):
-    assert runs.RunConfig.from_json(dict(
+    assert runs.RunConfig.from_dict(dict(
         version_2, symmetrize=symmetrize)) == runs.RunConfig(lattice_size=4,
                                                              z2=z2)
-  assert runs.RunConfig.from_json(dict(legacy, symmetrize=False)).z2 == 'none'
+  assert runs.RunConfig.from_dict(dict(legacy, symmetrize=False)).z2 == 'none'
 
 
 def test_build_model_is_neural_rg_of_the_fields():
@@ -156,7 +164,7 @@ def test_train_then_load(tmp_path):
   assert trainer.exact_log_normalizer == pytest.approx(
       target.exact_log_normalizer())
   model_dir = str(tmp_path / 'run')
-  trainer.fit(config.num_steps, model_dir=model_dir, config=config.to_json(),
+  trainer.fit(config.num_steps, model_dir=model_dir, config=config.to_dict(),
               log_every=0)
   run = runs.load(model_dir)
   assert run.config == config and run.step == 3
@@ -175,7 +183,7 @@ def test_beta_annealing_run_builds_its_schedule():
       runs.RunConfig(**TINY).build_model(), target, jit_compile=False)
   assert plain.target_scale is None
   config = runs.RunConfig(**TINY, beta_annealing=0.99)
-  assert runs.RunConfig.from_json(config.to_json()) == config
+  assert runs.RunConfig.from_dict(config.to_dict()) == config
   trainer = config.build_trainer(config.build_model(), target,
                                  jit_compile=False)
   assert float(trainer.target_scale(0)) == pytest.approx(0.01)
@@ -206,13 +214,13 @@ def test_phi4_runs(tmp_path):
   config = runs.RunConfig(**dict(TINY, lattice_size=4), target='phi4',
                           m2=-4., lam=8., z2='equivariant', seed=1)
   assert (config.forward_kl_weight, config.temperature) == (0., None)
-  assert runs.RunConfig.from_json(config.to_json()) == config
+  assert runs.RunConfig.from_dict(config.to_dict()) == config
   target, model = config.build_target(), config.build_model()
   assert isinstance(target, tfp_nrg.Phi4) and (target.m2, target.lam) == (
       -4., 8.)
   trainer = config.build_trainer(model, target, jit_compile=False)
   assert trainer.exact_log_normalizer is None
-  trainer.fit(3, model_dir=str(tmp_path), config=config.to_json(),
+  trainer.fit(3, model_dir=str(tmp_path), config=config.to_dict(),
               log_every=0)
   run = runs.load(str(tmp_path))
   assert run.step == 3 and isinstance(run.target, tfp_nrg.Phi4)
@@ -221,8 +229,8 @@ def test_phi4_runs(tmp_path):
                              rtol=1e-6)
   with pytest.raises(ValueError, match='temperature'):
     runs.load(str(tmp_path), temperature=2.)
-  free = dict(config.to_json(), lam=0., m2=0.5)
-  assert runs.RunConfig.from_json(free).build_target().exact_log_normalizer()
+  free = dict(config.to_dict(), lam=0., m2=0.5)
+  assert runs.RunConfig.from_dict(free).build_target().exact_log_normalizer()
 
 
 def test_load_refuses_what_is_not_a_run(tmp_path):

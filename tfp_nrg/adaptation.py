@@ -21,7 +21,7 @@ Example:
 run = tfp_nrg.runs.load(model_dir)
 kernel = tfp_nrg.mcmc.GlobalLocal(run.target.log_prob, run.model,
                                   run.target.local_kernel())
-states, _ = tfp_nrg.mcmc.sample_chains(
+states, _ = tfp_nrg.mcmc.run_chains(
     kernel, run.model.sample(64, seed=(1, 2)), num_results=64,
     num_burnin_steps=200, seed=(3, 4))
 result = tfp_nrg.adaptation.fit_to_chains(

@@ -64,9 +64,9 @@ def check_model_dir(model_dir, config):
   Args:
     model_dir: the directory (need not exist).
     config: JSON-serializable `dict` that identifies the run, or a record
-      object with `to_json()` and a class method `from_json(dict)` (such as
+      object with `to_dict()` and a class method `from_dict(dict)` (such as
       `runs.RunConfig`): the directory's record is then read through
-      `from_json`, so a record of an earlier format that reads as `config`
+      `from_dict`, so a record of an earlier format that reads as `config`
       resumes.
 
   Returns:
@@ -88,9 +88,9 @@ def check_model_dir(model_dir, config):
   config_path = os.path.join(model_dir, RUN_CONFIG_FILE)
   if os.path.exists(config_path):
     saved = _read_record(config_path)
-    if hasattr(config, 'from_json'):
+    if hasattr(config, 'from_dict'):
       try:
-        saved = _json_record(type(config).from_json(saved))
+        saved = _json_record(type(config).from_dict(saved))
       except (TypeError, ValueError) as e:
         raise ValueError('{!r} is not a valid run record: {}'.format(
             config_path, e)) from e
@@ -116,9 +116,9 @@ def check_model_dir(model_dir, config):
 
 
 def _json_record(config):
-  """`config` (a `dict` or an object with `to_json()`) as JSON reads it."""
-  if hasattr(config, 'to_json'):
-    config = config.to_json()
+  """`config` (a `dict` or an object with `to_dict()`) as JSON reads it."""
+  if hasattr(config, 'to_dict'):
+    config = config.to_dict()
   return json.loads(json.dumps(config or {}, sort_keys=True))
 
 

@@ -23,6 +23,7 @@ tfp_nrg.evaluation.flatten(results)['log_z_stderr']
 
 import collections
 import math
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -71,6 +72,9 @@ class EvaluationResults(collections.namedtuple('EvaluationResults', [
     'observables',                    # dict: name -> ObservableEstimate.
     'num_non_finite_log_weights',     # Draws where ln q or ln pi was NaN
                                       # or infinite (a diverged model).
+    'pareto_shape',                   # Pareto k of the weights' tail.
+    'log_z_warning',                  # Why the importance estimate of ln Z
+                                      # cannot be trusted, or None.
 ])):
   """What `evaluate` returns; `None` where target draws were not given.
 
@@ -168,7 +172,36 @@ def _undefined_results(observables, num_non_finite, with_target_samples):
           math.nan, math.inf, math.nan,
           undefined if with_target_samples else None)
                    for name in observables},
-      num_non_finite_log_weights=num_non_finite)
+      num_non_finite_log_weights=num_non_finite, pareto_shape=math.nan,
+      log_z_warning='{} draws with a non-finite ln q or ln pi.'.format(
+          num_non_finite))
+
+
+# Importance sampling alone is not trusted with fewer effective draws.
+MIN_RELIABLE_EFFECTIVE_DRAWS = 100.
+
+
+def _log_z_warning(num_samples, ess_fraction, pareto_k, chi_square):
+  """Why `ln mean w` is unreliable, or `None` (see `evaluate`)."""
+  if chi_square is not None:
+    if chi_square > num_samples:
+      return ('chi^2(pi || q) = {:.3g} exceeds the {} draws of q: their '
+              'importance estimates are unreliable; ln Z is the bridge '
+              'estimate.'.format(chi_square, num_samples))
+    return None
+  reasons = []
+  if ess_fraction * num_samples < MIN_RELIABLE_EFFECTIVE_DRAWS:
+    reasons.append('{:.1f} effective draws of {}'.format(
+        ess_fraction * num_samples, num_samples))
+  if not pareto_k <= mcmc.MAX_RELIABLE_PARETO_SHAPE:
+    reasons.append('Pareto k = {:.2f} > {}'.format(
+        pareto_k, mcmc.MAX_RELIABLE_PARETO_SHAPE))
+  if not reasons:
+    return None
+  return ('ln Z rests on importance sampling alone with {}: the estimate '
+          'and its error bar may be far off. Pass `target_samples` (e.g. '
+          'DualIsing.sample_by_metropolis) for the bridge estimate, or '
+          'train the flow longer.'.format(' and '.join(reasons)))
 
 
 def evaluate(model,
@@ -224,7 +257,11 @@ def evaluate(model,
     plain average over the target draws. A diverged model, whose `ln q` (or
     the target's `ln pi`) is not finite at some draw, is reported, not
     raised: `num_non_finite_log_weights` counts those draws, and then every
-    figure is NaN with an infinite error.
+    figure is NaN with an infinite error. `pareto_shape` is the weights'
+    Pareto k (`mcmc.pareto_shape`). `log_z_warning` says, and a `UserWarning`
+    repeats, when the importance estimates cannot be trusted: without
+    `target_samples`, fewer than `MIN_RELIABLE_EFFECTIVE_DRAWS` effective
+    draws or `k > 0.7`; with them, `chi^2(pi || q)` above the number of draws.
   """
   num_samples = checks.check_positive_int(num_samples, 'num_samples', 2)
   batch_size = min(checks.check_positive_int(batch_size, 'batch_size'),
@@ -289,15 +326,25 @@ def evaluate(model,
         *[float(v) for v in mcmc.self_normalized_expectation(log_w,
                                                              values[name])],
         unweighted=float(tf.reduce_mean(values[name])), target_draws=None)
+  pareto_k = mcmc.pareto_shape(log_w.numpy())
+
+  def warned(results):
+    message = _log_z_warning(num_samples, ess_fraction.value, pareto_k,
+                             results.chi_square_divergence)
+    if message:
+      warnings.warn(message, stacklevel=3)
+    return results._replace(pareto_shape=pareto_k, log_z_warning=message)
+
   if target_samples is None:
-    return EvaluationResults(
+    return warned(EvaluationResults(
         free_energy_bound=free_energy_bound,
         log_z=Estimate(log_z, delta_stderr),
         log_z_importance=Estimate(log_z, delta_stderr),
         log_z_importance_delta_stderr=delta_stderr,
         ess_fraction=ess_fraction, acceptance_rate=acceptance_rate,
         chi_square_divergence=None, log_z_upper_bound=None,
-        observables=estimates, num_non_finite_log_weights=0)
+        observables=estimates, num_non_finite_log_weights=0,
+        pareto_shape=None, log_z_warning=None))
 
   bridge_log_z, bridge_stderr = mcmc.bridge_log_normalizer(log_w,
                                                            log_w_target)
@@ -311,7 +358,7 @@ def evaluate(model,
         target_draws=Estimate(
             float(tf.reduce_mean(value)),
             float(tf.math.reduce_std(value) / math.sqrt(size))))
-  return EvaluationResults(
+  return warned(EvaluationResults(
       free_energy_bound=free_energy_bound,
       log_z=Estimate(float(bridge_log_z), float(bridge_stderr)),
       log_z_importance=Estimate(
@@ -320,4 +367,5 @@ def evaluate(model,
       ess_fraction=ess_fraction, acceptance_rate=acceptance_rate,
       chi_square_divergence=chi_square,
       log_z_upper_bound=float(tf.reduce_mean(log_w_target)),
-      observables=estimates, num_non_finite_log_weights=0)
+      observables=estimates, num_non_finite_log_weights=0,
+      pareto_shape=None, log_z_warning=None))

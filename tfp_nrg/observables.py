@@ -22,6 +22,7 @@ report.energy_per_site.value, report.exact_energy_per_site
 import collections
 import math
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -60,30 +61,39 @@ def ising_observables(target):
 
 
 class IsingReport(collections.namedtuple('IsingReport', [
-    'free_energy_bound',                # Estimate, E_q[ln q - ln pi].
+    # The dual's figures (totals over the lattice, nats).
+    'free_energy_bound',                # Estimate, F = E_q[ln q - ln pi].
     'log_z_dual_estimate',              # Estimate (bridge or importance).
     'log_z_dual_importance_estimate',   # Estimate, importance alone.
     'log_z_dual_importance_estimate_delta_stderr',
     'log_z_dual_upper_bound',           # E_pi[ln w], or None.
     'chi_square_divergence',            # chi^2(pi || q), or None.
     'kl_target_to_model',               # KL(pi || q) in nats, or None.
-    'log_z_ising_estimate',             # Estimate.
-    'free_energy_per_site',             # Estimate, Ising f = -T ln Z / N.
-    'energy_per_site',                  # Estimate, reweighted flow draws.
-    'energy_per_site_unweighted',       # Plain flow average (biased).
-    'energy_per_site_target_draws',     # Estimate over pi's draws, or None.
-    'ess_fraction',                     # Estimate.
-    'acceptance_rate',                  # Estimate.
-    'exact_free_energy',                # -ln Z_dual, or None.
+    'exact_dual_free_energy',           # F_exact = -ln Z_dual, or None.
     'relative_error',                   # (F - F_exact) / |F_exact|, or None.
     'gap_per_site',                     # (F - F_exact) / N, or None.
     'exact_log_z_dual',
+    # The Ising model's figures (ln Z in all; f and E per site).
+    'log_z_ising_estimate',             # Estimate.
     'exact_log_z_ising',
-    'exact_free_energy_per_site',
+    'ising_free_energy_per_site',       # Estimate, f = -T ln Z_Ising / N.
+    'exact_ising_free_energy_per_site',
+    'energy_per_site',                  # Estimate of <H> / N, reweighted.
+    'energy_per_site_unweighted',       # Plain flow average (biased).
+    'energy_per_site_target_draws',     # Estimate over pi's draws, or None.
     'exact_energy_per_site',
+    # The flow as a proposal.
+    'ess_fraction',                     # Estimate.
+    'acceptance_rate',                  # Estimate.
+    'pareto_shape',                     # Pareto k of the weights' tail.
+    'log_z_warning',                    # evaluate's warning, or None.
     'num_non_finite_log_weights',       # > 0: a diverged model, no figures.
 ])):
   """Ising-language figures of an evaluation; `None` where not known.
+
+  Names say which model a figure is of: `dual` figures are of `pi` (totals,
+  in nats), `ising` ones of the spin model (`ln Z` in all, `f` per site);
+  the energy is the Ising energy per site. Every number is a Python float.
 
   `evaluation.flatten(report)` gives the flat `name`, `name_stderr` keys of
   the main job's `metrics.json`.
@@ -122,16 +132,16 @@ def ising_report(target, results):
   log_z_ising = evaluation.Estimate(log_z.value + target.log_z_offset,
                                     log_z.stderr)
   energy = results.observables['energy_per_site']
-  exact_figures = dict(exact_free_energy=None, relative_error=None,
+  exact_figures = dict(exact_dual_free_energy=None, relative_error=None,
                        gap_per_site=None, exact_log_z_ising=None,
-                       exact_free_energy_per_site=None)
+                       exact_ising_free_energy_per_site=None)
   if log_z_dual is not None:
     gap = results.free_energy_bound.value + log_z_dual
     exact_log_z_ising = log_z_dual + target.log_z_offset
     exact_figures = dict(
-        exact_free_energy=-log_z_dual, relative_error=gap / abs(log_z_dual),
+        exact_dual_free_energy=-log_z_dual, relative_error=gap / abs(log_z_dual),
         gap_per_site=gap / n, exact_log_z_ising=exact_log_z_ising,
-        exact_free_energy_per_site=-temperature * exact_log_z_ising / n)
+        exact_ising_free_energy_per_site=-temperature * exact_log_z_ising / n)
   report = IsingReport(
       free_energy_bound=results.free_energy_bound,
       log_z_dual_estimate=log_z,
@@ -144,7 +154,7 @@ def ising_report(target, results):
           None if results.log_z_upper_bound is None else
           results.log_z_upper_bound - log_z.value),
       log_z_ising_estimate=log_z_ising,
-      free_energy_per_site=evaluation.Estimate(
+      ising_free_energy_per_site=evaluation.Estimate(
           -temperature * log_z_ising.value / n,
           temperature * log_z.stderr / n),
       energy_per_site=evaluation.Estimate(energy.value, energy.stderr),
@@ -153,9 +163,19 @@ def ising_report(target, results):
       ess_fraction=results.ess_fraction,
       acceptance_rate=results.acceptance_rate,
       exact_log_z_dual=log_z_dual, exact_energy_per_site=exact_energy,
+      pareto_shape=results.pareto_shape, log_z_warning=results.log_z_warning,
       num_non_finite_log_weights=results.num_non_finite_log_weights,
       **exact_figures)
-  return report
+  return _python_floats(report)
+
+
+def _python_floats(value):
+  """`value` with every numpy or Python float leaf a Python `float`."""
+  if isinstance(value, tuple) and hasattr(value, '_fields'):
+    return type(value)(*[_python_floats(v) for v in value])
+  if isinstance(value, (float, np.floating)):
+    return float(value)
+  return value
 
 
 def _per_state(target, states, seed):

@@ -3,7 +3,7 @@
 A `RunConfig` holds every field that identifies a NeuralRG run (lattice,
 temperature, architecture, optimizer, seed, ...). It validates itself, naming
 the bad field; it builds the run's target, model and trainer; and it is what
-`Trainer.fit` records in a model directory (`to_json`), so that
+`Trainer.fit` records in a model directory (`to_dict`), so that
 `runs.load(model_dir)` rebuilds the same model and restores its latest
 checkpoint. Programs that use a trained model load it through `runs.load`
 alone.
@@ -23,6 +23,7 @@ run.model.sample(4, seed=(1, 2))
 
 import collections
 import dataclasses
+import json
 from typing import Optional, Tuple
 
 import numpy as np
@@ -267,7 +268,7 @@ class RunConfig:
       raise TypeError('RunConfig field `init_from` must be a run directory '
                       '(str); got {!r}.'.format(self.init_from))
 
-  def to_json(self):
+  def to_dict(self):
     """The fields as a JSON-able `dict` (what a model directory records)."""
     record = dataclasses.asdict(self)
     record['hidden_units'] = list(self.hidden_units)
@@ -281,14 +282,14 @@ class RunConfig:
     return record
 
   @classmethod
-  def from_json(cls, record):
-    """The `RunConfig` of a `dict` written by `to_json`.
+  def from_dict(cls, record):
+    """The `RunConfig` of a `dict` written by `to_dict`.
 
     Records of earlier versions are read too: before `version` existed, a
     `'tebd'` record's `depth` was its number of layers and `num_steps` was
     kept only for a cosine schedule; before version 3, `symmetrize` (a
     `bool`) stood for `z2` (`'mixture'` or `'none'`). A record without
-    `fourier_scale` has none: `to_json` writes the field only when it is
+    `fourier_scale` has none: `to_dict` writes the field only when it is
     `True`, so that the records of runs from before it still match their
     configuration and resume.
 
@@ -311,6 +312,18 @@ class RunConfig:
       raise ValueError('Unknown RunConfig field(s) {} in the record.'.format(
           ', '.join(unknown)))
     return cls(**record)
+
+  def to_json(self):
+    """The record as JSON text (`json.loads` gives `to_dict()`)."""
+    return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+  @classmethod
+  def from_json(cls, text):
+    """The `RunConfig` of JSON text written by `to_json`."""
+    if not isinstance(text, (str, bytes)):
+      raise TypeError('`text` must be JSON text; got {!r} (use `from_dict` '
+                      'for a dict).'.format(type(text).__name__))
+    return cls.from_dict(json.loads(text))
 
   @property
   def tf_dtype(self):
@@ -485,7 +498,7 @@ def load(model_dir, temperature=None, target=None):
   """
   record = checkpoints.read_run_config(model_dir)
   try:
-    config = RunConfig.from_json(record)
+    config = RunConfig.from_dict(record)
   except (TypeError, ValueError) as e:
     raise ValueError('The run record in {!r} is not a valid RunConfig: '
                      '{}'.format(model_dir, e)) from e

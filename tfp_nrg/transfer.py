@@ -155,7 +155,7 @@ def parent_config(config):
       architecture (`check_compatible` names the fields).
   """
   try:
-    parent = runs.RunConfig.from_json(
+    parent = runs.RunConfig.from_dict(
         checkpoints.read_run_config(config.init_from))
   except (TypeError, ValueError) as e:
     raise ValueError('RunConfig field `init_from` {!r}: {}'.format(

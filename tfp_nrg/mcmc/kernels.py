@@ -40,7 +40,7 @@ __all__ = [
     'IndependenceMetropolis',
     'UncalibratedIndependenceMetropolis',
     'UncalibratedIndependenceMetropolisResults',
-    'sample_chains',
+    'run_chains',
     'sample_independence_chains',
     'warn_non_finite',
 ]
@@ -247,8 +247,8 @@ class IndependenceMetropolis(tfp.mcmc.TransitionKernel):
     return self._impl.bootstrap_results(init_state)
 
 
-def sample_chains(kernel, current_state, num_results, num_burnin_steps=0,
-                  seed=None, return_non_finite=False):
+def run_chains(kernel, current_state, num_results, num_burnin_steps=0,
+               seed=None, return_non_finite=False):
   """`tfp.mcmc.sample_chain` tracing each step's acceptance.
 
   A step on which the kernel met a non-finite `ln pi` or `ln q` (a
@@ -298,7 +298,7 @@ def sample_chains(kernel, current_state, num_results, num_burnin_steps=0,
 
 
 def warn_non_finite(flags):
-  """Warns if any of `flags` (from `sample_chains`) is set; returns the count.
+  """Warns if any of `flags` (from `run_chains`) is set; returns the count.
   """
   count = int(tf.math.count_nonzero(flags))
   if count:
@@ -341,15 +341,15 @@ def sample_independence_chains(target_log_prob_fn,
     num_results: Python `int` >= 1, steps kept per chain.
     num_burnin_steps: Python `int` >= 0, steps discarded first.
     seed: a stateless seed.
-    return_non_finite: Python `bool`, as in `sample_chains`.
+    return_non_finite: Python `bool`, as in `run_chains`.
 
   Returns:
     `(states, is_accepted)`: `[num_results, num_chains] + event_shape` and
     `[num_results, num_chains]`; and the non-finite flags, as in
-    `sample_chains`.
+    `run_chains`.
   """
   init_seed, chain_seed = tfp.random.split_seed(seed, n=2)
-  return sample_chains(
+  return run_chains(
       IndependenceMetropolis(target_log_prob_fn, proposal),
       proposal.sample(num_chains, seed=init_seed), num_results,
       num_burnin_steps, seed=chain_seed, return_non_finite=return_non_finite)

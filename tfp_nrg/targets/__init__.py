@@ -8,7 +8,9 @@ from tfp_nrg.targets.phi4 import Phi4
 from tfp_nrg.targets.spin_kernel import DualSpinMetropolis
 from tfp_nrg.targets.spin_kernel import DualSpinMetropolisResults
 from tfp_nrg.targets.spin_metropolis import checkerboard_sweeps
+from tfp_nrg.targets.spin_metropolis import metropolis_sweeps
 from tfp_nrg.targets.spin_metropolis import random_spins
+from tfp_nrg.targets.spin_metropolis import sequential_sweeps
 
 __all__ = [
     'CouplingOperator',
@@ -19,5 +21,7 @@ __all__ = [
     'Phi4',
     'TorusCoupling',
     'checkerboard_sweeps',
+    'metropolis_sweeps',
     'random_spins',
+    'sequential_sweeps',
 ]

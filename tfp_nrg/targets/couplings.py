@@ -73,6 +73,23 @@ def _resolve_shift(shift, smallest_eigenvalue):
   return shift
 
 
+def _check_event_shape(event_shape, num_sites):
+  """`event_shape` (default `[num_sites]`) as a checked `tf.TensorShape`."""
+  if event_shape is None:
+    return tf.TensorShape([num_sites])
+  try:
+    shape = tf.TensorShape(event_shape)
+  except (TypeError, ValueError) as e:
+    raise TypeError('`event_shape` must be a list of ints; got {!r}.'.format(
+        event_shape)) from e
+  if (not shape.is_fully_defined() or shape.rank == 0 or
+      shape.num_elements() != num_sites):
+    raise ValueError(
+        '`event_shape` must be fully defined with {} elements in all (the '
+        'coupling matrix\'s side); got {}.'.format(num_sites, shape))
+  return shape
+
+
 def torus_spectrum(lattice_size, temperature, dimension=2, coupling=1.,
                    shift=None, dtype=tf.float32):
   """`(eigenvalues of K_a, a)` on the torus, in numpy; checks `temperature`.
@@ -245,7 +262,7 @@ class DenseCoupling(CouplingOperator):
   """Any symmetric coupling matrix `J` with zero diagonal, dense."""
 
   def __init__(self, coupling_matrix, temperature=1., shift=None,
-               dtype=tf.float32):
+               dtype=tf.float32, event_shape=None):
     """Builds the operator.
 
     Args:
@@ -253,6 +270,10 @@ class DenseCoupling(CouplingOperator):
       temperature: positive finite Python float T; `K = J / T`.
       shift: as in `TorusCoupling`.
       dtype: `tf.float32` or `tf.float64`.
+      event_shape: shape of one configuration, with `N` elements in all
+        (e.g. `[L, L]` for a square lattice, so that a NeuralRG flow fits
+        the target as it is); sites are numbered in row-major order.
+        Default `[N]`.
 
     Raises:
       TypeError, ValueError: on malformed arguments, naming the argument.
@@ -276,7 +297,7 @@ class DenseCoupling(CouplingOperator):
     self._temperature = checks.check_finite_number(temperature, 'temperature',
                                                    positive=True)
     self._dtype = checks.check_float_dtype(dtype)
-    self._event_shape = tf.TensorShape([matrix.shape[0]])
+    self._event_shape = _check_event_shape(event_shape, matrix.shape[0])
     self._coupling_matrix = tf.constant(matrix, dtype=self._dtype)
     eigenvalues, eigenvectors = np.linalg.eigh(matrix / self._temperature)
     self._shift = _resolve_shift(shift, eigenvalues.min())
@@ -297,14 +318,37 @@ class DenseCoupling(CouplingOperator):
     """`J`, a `[N, N]` `Tensor`."""
     return self._coupling_matrix
 
+  @property
+  def reduced_coupling_matrix(self):
+    """`K = J / T`, a `[N, N]` `Tensor`."""
+    return self._coupling_matrix / tf.constant(self._temperature, self._dtype)
+
+  def flatten(self, x):
+    """`x` of shape `batch_shape + event_shape` as `batch_shape + [N]`."""
+    rank = self._event_shape.rank
+    return tf.reshape(x, tf.concat(
+        [tf.shape(x)[:tf.rank(x) - rank], [self.num_sites]], axis=0))
+
+  def unflatten(self, x):
+    """The inverse of `flatten`."""
+    return tf.reshape(x, tf.concat(
+        [tf.shape(x)[:-1], self._event_shape.as_list()], axis=0))
+
+  def local_field(self, s):
+    """`sum_j K_ij s_j` at every site `i` (no shift), shape of `s`."""
+    return self.unflatten(tf.linalg.matvec(self.reduced_coupling_matrix,
+                                           self.flatten(s)))
+
   def inverse_quadratic_form(self, x):
+    x = self.flatten(x)
     return tf.einsum('...i,ij,...j->...', x, self._inverse, x)
 
   def bond_sum(self, t):
+    t = self.flatten(t)
     return 0.5 * tf.einsum('...i,ij,...j->...', t, self._coupling_matrix, t)
 
   def matvec(self, s):
-    return tf.linalg.matvec(self._matrix, s)
+    return self.unflatten(tf.linalg.matvec(self._matrix, self.flatten(s)))
 
   def sqrt_matvec(self, eps):
-    return tf.linalg.matvec(self._sqrt, eps)
+    return self.unflatten(tf.linalg.matvec(self._sqrt, self.flatten(eps)))

@@ -20,7 +20,8 @@ over `pi` is exactly the Ising mean energy (the diagonal of `K` is zero).
 Everything the density needs of `K_a` comes from a coupling operator
 (`tfp_nrg.targets.couplings`): on the hypercubic torus `K_a` is circulant and
 each operation is one real FFT, `O(N log N)`; any other graph takes a dense
-symmetric coupling matrix. Checkerboard Metropolis on the spins lives in
+symmetric coupling matrix. Single-spin Metropolis on the spins (checkerboard
+on the torus, sequential on a matrix) lives in
 `tfp_nrg.targets.spin_metropolis`.
 
 Example:
@@ -123,11 +124,15 @@ class DualIsing(tf.Module):
                            shift=None,
                            dtype=tf.float32,
                            validate_args=False,
-                           name='DualIsing'):
+                           name='DualIsing',
+                           event_shape=None):
     """Dual of the Ising model `H(s) = -1/2 s^T J s` on any graph.
 
     Uses dense linear algebra (`O(N^2)` per configuration): for anisotropic,
-    antiferromagnetic, frustrated or random couplings on small graphs.
+    antiferromagnetic, frustrated or random couplings on small graphs. Its
+    spins are sampled by sequential single-spin Metropolis
+    (`sample_by_metropolis`, `local_kernel`), so bridge sampling and
+    global-local chains work on any graph.
 
     Args:
       coupling_matrix: symmetric `[N, N]` array `J` with zero diagonal.
@@ -136,15 +141,33 @@ class DualIsing(tf.Module):
       dtype: `tf.float32` or `tf.float64`.
       validate_args: as in `__init__`.
       name: Python `str` name of the module.
+      event_shape: the shape of a configuration, `N` elements in all, sites
+        numbered in row-major order; `[L, L]` lets a NeuralRG flow of side
+        `L` model the target without reshaping. Default `[N]`.
 
     Returns:
-      A `DualIsing` with event shape `[N]`.
+      A `DualIsing` with event shape `event_shape`.
+
+    Example: a +-J spin glass on the 4 x 4 torus, as a field of shape [4, 4].
+
+    ```python
+    rng = np.random.default_rng(0)
+    j = np.zeros([16, 16])
+    for i in range(16):
+      for n in ((i // 4) * 4 + (i + 1) % 4, (i + 4) % 16):
+        j[i, n] = j[n, i] = rng.choice([-1., 1.])
+    target = tfp_nrg.DualIsing.from_coupling_matrix(j, temperature=3.,
+                                                    event_shape=[4, 4])
+    model = tfp_nrg.neural_rg(4)
+    draws = target.sample_by_metropolis(256, num_sweeps=200, seed=(0, 1))
+    ```
 
     Raises:
       TypeError, ValueError: on malformed arguments, naming the argument.
     """
     return cls(coupling_operator=couplings.DenseCoupling(
-        coupling_matrix, temperature, shift=shift, dtype=dtype),
+        coupling_matrix, temperature, shift=shift, dtype=dtype,
+        event_shape=event_shape),
                validate_args=validate_args, name=name)
 
   @property
@@ -312,12 +335,14 @@ class DualIsing(tf.Module):
 
   def metropolis_sweeps(self, spins, num_sweeps, seed,
                         name='metropolis_sweeps'):
-    """Checkerboard single-spin-flip Metropolis sweeps on Ising spins.
+    """Single-spin-flip Metropolis sweeps on Ising spins.
 
-    One sweep updates the even sublattice, then the odd one (each site's
-    neighbours are of the other colour, so a colour updates in parallel),
-    accepting a flip of `s_i` with probability `min(1, exp(-2 s_i (K s)_i))`.
-    Compile it (`tf.function(jit_compile=True)`) for speed.
+    A flip of `s_i` is accepted with probability `min(1, exp(-2 s_i (K s)_i))`.
+    On the torus one sweep updates the even sublattice, then the odd one (a
+    colour updates in parallel); on a coupling matrix it visits the sites in
+    turn, updating the local fields in `O(N)` per flip
+    (`tfp_nrg.targets.spin_metropolis`). Compile it
+    (`tf.function(jit_compile=True)`) for speed.
 
     Args:
       spins: `+-1` `Tensor` of shape `[chains] + event_shape`.
@@ -329,10 +354,10 @@ class DualIsing(tf.Module):
       The spins after `num_sweeps` sweeps.
 
     Raises:
-      NotImplementedError: unless the target is a torus of even side.
+      NotImplementedError: for a torus of odd side.
     """
     with tf.name_scope(self.name), tf.name_scope(name):
-      return spin_metropolis.checkerboard_sweeps(
+      return spin_metropolis.metropolis_sweeps(
           self._operator, self._convert_field(spins, 'spins'), num_sweeps,
           seed)
 
@@ -340,7 +365,7 @@ class DualIsing(tf.Module):
                            name='sample_by_metropolis'):
     """Draws of `pi` through Ising spins: Metropolis, then `sample_fields`.
 
-    Each draw is the final state of its own checkerboard Metropolis chain,
+    Each draw is the final state of its own spin Metropolis chain,
     started from random spins and run for `num_sweeps` sweeps, turned into a
     field by the exact `sample_fields`. The draws are independent; they are
     exact in the limit of many sweeps (near `T_c` allow several times
@@ -356,9 +381,9 @@ class DualIsing(tf.Module):
       `Tensor` of shape `[num_samples] + event_shape`.
 
     Raises:
-      NotImplementedError: unless the target is a torus of even side.
+      NotImplementedError: for a torus of odd side.
     """
-    spin_metropolis.check_bipartite(self._operator)
+    spin_metropolis.check_metropolis_supported(self._operator)
     with tf.name_scope(self.name), tf.name_scope(name):
       start_seed, sweep_seed, field_seed = tfp.random.split_seed(seed, n=3)
       spins = self.random_spins(num_samples, start_seed)
@@ -368,7 +393,7 @@ class DualIsing(tf.Module):
   def local_kernel(self, num_sweeps=1, name=None):
     """An exact `pi`-invariant `tfp.mcmc.TransitionKernel` on fields `x`.
 
-    `x -> s ~ p(s | x) -> num_sweeps` checkerboard sweeps `-> x ~ pi(x | s)`
+    `x -> s ~ p(s | x) -> num_sweeps` Metropolis sweeps `-> x ~ pi(x | s)`
     (`tfp_nrg.targets.DualSpinMetropolis`): the local kernel for
     `tfp_nrg.mcmc.GlobalLocal`.
 
@@ -377,9 +402,8 @@ class DualIsing(tf.Module):
       name: Python `str` name prefixed to ops.
 
     Raises:
-      NotImplementedError: without a checkerboard (a coupling matrix that is
-        not a bipartite torus); run `tfp.mcmc.HamiltonianMonteCarlo` on `x`
-        instead.
+      NotImplementedError: for a torus of odd side; run
+        `tfp.mcmc.HamiltonianMonteCarlo` on `x` instead.
     """
     return spin_kernel.DualSpinMetropolis(self, num_sweeps, name=name)
 

@@ -5,14 +5,15 @@ The dual field `x` and the Ising spins `s` have the joint weight
 distribution. One step of `DualSpinMetropolis`
 
 ```none
-x  ->  s ~ p(s | x)  ->  num_sweeps checkerboard Metropolis sweeps of s
+x  ->  s ~ p(s | x)  ->  num_sweeps Metropolis sweeps of s
    ->  x' ~ pi(x' | s) = N(K_a s, K_a)
 ```
 
 leaves `pi` exactly invariant: `(x, s)` drawn this way has the joint law,
 the sweeps keep the Ising marginal of `s`, and `x' | s` is then exact. Each
-part is vectorised over chains (one FFT pair per step on the torus), so it is
-the cheap, exact local kernel for `tfp_nrg.mcmc.GlobalLocal`.
+part is vectorised over chains (one FFT pair per step on the torus, sequential
+sweeps with `O(N)` flips on a coupling matrix), so it is the exact local
+kernel for `tfp_nrg.mcmc.GlobalLocal`.
 
 Example:
 
@@ -54,16 +55,16 @@ class DualSpinMetropolis(tfp.mcmc.TransitionKernel):
     """Builds the kernel.
 
     Args:
-      target: a `DualIsing` on an even-sided torus.
+      target: a `DualIsing` on an even-sided torus or a coupling matrix.
       num_sweeps: Python `int` >= 1, checkerboard sweeps per step.
       name: Python `str` name prefixed to ops.
 
     Raises:
-      NotImplementedError: if `target` has no checkerboard (a coupling matrix,
-        or an odd side); sample `x` with `tfp.mcmc.HamiltonianMonteCarlo`.
+      NotImplementedError: for a torus of odd side; sample `x` with
+        `tfp.mcmc.HamiltonianMonteCarlo`.
       ValueError: if `num_sweeps` < 1.
     """
-    spin_metropolis.check_bipartite(target.coupling_operator)
+    spin_metropolis.check_metropolis_supported(target.coupling_operator)
     self._parameters = dict(
         target=target,
         num_sweeps=checks.check_positive_int(num_sweeps, 'num_sweeps'),
