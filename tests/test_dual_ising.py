@@ -286,5 +286,30 @@ def test_coupling_matrix_graph_matches_quadrature():
                              rtol=1e-9)
 
 
+def test_batch_temperatures_match_the_single_targets():
+  """An array of temperatures is a batch of targets: `log_prob` and every
+  exact figure, slice by slice, are those of the single-temperature ones."""
+  temperatures = np.array([1.8, T_C, 3.5])
+  batch = tfp_nrg.DualIsing(8, tf.constant(temperatures), dtype=tf.float64)
+  assert batch.batch_shape == [3]
+  x = tf.random.stateless_normal([4, 3, 8, 8], seed=(1, 2), dtype=tf.float64)
+  log_z = batch.exact_log_normalizer()
+  energy = batch.exact_energy_per_site()
+  for i, temperature in enumerate(temperatures):
+    single = tfp_nrg.DualIsing(8, temperature, dtype=tf.float64)
+    np.testing.assert_allclose(batch.log_prob(x)[:, i],
+                               single.log_prob(x[:, i]), rtol=1e-12)
+    for operation in ('matvec', 'sqrt_matvec', 'local_field'):
+      np.testing.assert_allclose(
+          getattr(batch.coupling_operator, operation)(x)[:, i],
+          getattr(single.coupling_operator, operation)(x[:, i]), atol=1e-12)
+    assert log_z[i] == pytest.approx(single.exact_log_normalizer(), rel=1e-12)
+    assert energy[i] == pytest.approx(single.exact_energy_per_site(),
+                                      rel=1e-12)
+  spins = batch.random_spins(2, seed=(5, 6))
+  assert spins.shape == [2, 3, 8, 8]
+  assert batch.metropolis_sweeps(spins, 2, seed=(7, 8)).shape == [2, 3, 8, 8]
+
+
 if __name__ == '__main__':
   raise SystemExit(pytest.main([__file__]))

@@ -135,5 +135,32 @@ def test_rejects_bad_fields_and_the_interacting_normalizer():
     target.log_prob(tf.zeros([8, 8], tf.float64))
 
 
+def test_batch_parameters_match_the_single_theories():
+  """m2 and lam as arrays broadcast to a batch of theories: each slice of
+  `log_prob` and the free field's ln Z are those of its own `Phi4`."""
+  m2, lam = np.array([[0.5], [1.5]]), np.array([0., 0., 0.])
+  batch = tfp_nrg.targets.Phi4(4, m2=m2, lam=tf.constant(lam),
+                               dtype=tf.float64)
+  assert batch.batch_shape == [2, 3]
+  phi = tf.random.stateless_normal([5, 2, 3, 4, 4], seed=(1, 2),
+                                   dtype=tf.float64)
+  log_z = batch.exact_log_normalizer()
+  for i, j in np.ndindex(2, 3):
+    single = tfp_nrg.targets.Phi4(4, m2=m2[i, 0], lam=lam[j],
+                                  dtype=tf.float64)
+    np.testing.assert_allclose(batch.log_prob(phi)[:, i, j],
+                               single.log_prob(phi[:, i, j]), rtol=1e-12)
+    assert log_z[i, j] == pytest.approx(single.exact_log_normalizer(),
+                                        rel=1e-12)
+  interacting = tfp_nrg.targets.Phi4(4, m2=-4., lam=[4.5, 4.572])
+  assert interacting.log_prob(tf.ones([2, 4, 4])).numpy() == pytest.approx(
+      [-16. * 0.5, -16. * 0.572], rel=1e-5)
+  with pytest.raises(ValueError, match='lam'):
+    tfp_nrg.targets.Phi4(4, m2=1., lam=[1., -1.])
+  with pytest.raises(TypeError, match='m2'):
+    tf.function(lambda m: tfp_nrg.targets.Phi4(4, m2=m, lam=1.))(
+        tf.constant(1.))
+
+
 if __name__ == '__main__':
   raise SystemExit(pytest.main([__file__]))

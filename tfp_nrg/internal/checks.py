@@ -61,6 +61,38 @@ def check_finite_number(value, name, positive=False):
   return value
 
 
+def check_parameter(value, name, positive=False):
+  """A distribution parameter: a Python float, or a float64 array of a batch.
+
+  Takes Python and numpy numbers and arrays, and `Tensor`s whose value is
+  known (eager, or constant in a graph): the targets precompute spectra and
+  normalizers from their parameters in numpy. Every element must be finite
+  (and positive if `positive`).
+
+  Returns:
+    A Python float for a scalar, else a numpy float64 array.
+  """
+  if isinstance(value, (tf.Tensor, tf.Variable)):
+    static = tf.get_static_value(value)
+    if static is None:
+      raise TypeError(
+          '`{}` must have a value known when the target is built (a Python '
+          'or numpy number or array, or an eager or constant Tensor); got a '
+          'symbolic {!r}.'.format(name, value))
+    value = static
+  array = np.asarray(value)
+  if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer) or
+                                 np.issubdtype(array.dtype, np.floating)):
+    raise TypeError('`{}` must be real; got {!r}.'.format(name, value))
+  array = array.astype(np.float64)
+  if array.size == 0:
+    raise ValueError('`{}` must not be empty.'.format(name))
+  if not np.all(np.isfinite(array)) or (positive and np.any(array <= 0.)):
+    raise ValueError('`{}` must be {}finite; got {}.'.format(
+        name, 'positive and ' if positive else '', value))
+  return float(array) if array.ndim == 0 else array
+
+
 def check_bool(value, name):
   """Returns `value` if it is a `bool` (a string such as 'no' is refused)."""
   if not isinstance(value, (bool, np.bool_)):

@@ -33,6 +33,7 @@ states, accepted = tfp.mcmc.sample_chain(
 import collections
 import inspect
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -106,8 +107,14 @@ def _check_same_target(target_log_prob_fn, local_kernel):
           and target_log_prob_fn.__func__ is local_fn.__func__):
     return
   ours, theirs = target_log_prob_fn.__self__, local_fn.__self__
-  differ = [name for name in _TARGET_PARAMETERS
-            if getattr(ours, name, None) != getattr(theirs, name, None)]
+
+  def same(name):
+    a, b = getattr(ours, name, None), getattr(theirs, name, None)
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+      return np.array_equal(a, b)  # A batch of parameters.
+    return a == b
+
+  differ = [name for name in _TARGET_PARAMETERS if not same(name)]
   if differ:
     raise ValueError(
         '`local_kernel` samples another target than `target_log_prob_fn`: '

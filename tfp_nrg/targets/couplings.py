@@ -62,14 +62,19 @@ def _check_conditioning(shifted, dtype):
 
 
 def _resolve_shift(shift, smallest_eigenvalue):
-  """The shift `a`: the default margin, or a checked user value."""
+  """The shift `a`: the default margin, or a checked user value.
+
+  `smallest_eigenvalue` is a float, or an array over a batch of temperatures
+  (then so is the default shift).
+  """
   if shift is None:
     return _DEFAULT_MARGIN - smallest_eigenvalue
   shift = checks.check_finite_number(shift, 'shift')
-  if shift + smallest_eigenvalue <= 0.:
+  if np.any(shift + smallest_eigenvalue <= 0.):
     raise ValueError(
         '`shift` must exceed -lambda_min(K) = {} so that K + shift I is '
-        'positive definite; got {}.'.format(-smallest_eigenvalue, shift))
+        'positive definite; got {}.'.format(np.max(-smallest_eigenvalue),
+                                            shift))
   return shift
 
 
@@ -95,18 +100,24 @@ def torus_spectrum(lattice_size, temperature, dimension=2, coupling=1.,
   """`(eigenvalues of K_a, a)` on the torus, in numpy; checks `temperature`.
 
   Touches no TensorFlow runtime, so a configuration can be checked before
-  devices are set up.
+  devices are set up. For an array of temperatures (a batch), the spectrum
+  has shape `batch_shape + [L] * dimension` and the default shift is an
+  array of `batch_shape`.
 
   Raises:
     ValueError: for a `shift` that leaves `K_a` indefinite, or a
       `temperature` too low for `dtype` to resolve `K_a`.
   """
-  spectrum = (coupling / temperature *
+  temperature = np.asarray(temperature, np.float64)
+  event_axes = tuple(range(temperature.ndim, temperature.ndim + dimension))
+  spectrum = (coupling / np.expand_dims(temperature, event_axes) *
               lattice.adjacency_eigenvalues(lattice_size, dimension))
-  shift = _resolve_shift(shift, spectrum.min())
-  shifted = spectrum + shift
+  shift = _resolve_shift(shift, spectrum.min(axis=event_axes))
+  if np.ndim(shift):
+    shift = np.asarray(shift)
+  shifted = spectrum + np.expand_dims(shift, event_axes)
   _check_conditioning(shifted, tf.as_dtype(dtype))
-  return shifted, shift
+  return shifted, (float(shift) if np.ndim(shift) == 0 else shift)
 
 
 class CouplingOperator:
@@ -126,17 +137,23 @@ class CouplingOperator:
     return self._event_shape.num_elements()
 
   @property
+  def batch_shape(self):
+    """Shape of the batch of temperatures, a `tf.TensorShape` (`[]`: one)."""
+    return tf.TensorShape(np.shape(self._temperature))
+
+  @property
   def temperature(self):
+    """T: a Python float, or a numpy array over the batch."""
     return self._temperature
 
   @property
   def shift(self):
-    """The diagonal shift `a` (Python float)."""
+    """The diagonal shift `a` (Python float, or an array over the batch)."""
     return self._shift
 
   @property
   def log_det(self):
-    """`ln det K_a` (Python float)."""
+    """`ln det K_a` (Python float, or an array over the batch)."""
     return self._log_det
 
   @property
@@ -169,7 +186,9 @@ class TorusCoupling(CouplingOperator):
 
     Args:
       lattice_size: Python `int` L >= 4, sites per axis.
-      temperature: positive finite Python float T.
+      temperature: positive finite T, a number or an array (or a `Tensor`
+        with a known value) of a batch of temperatures: every operation then
+        broadcasts over `batch_shape + event_shape`.
       dimension: Python `int` in {1, 2, 3}.
       coupling: finite nonzero Python float J (negative: antiferromagnet).
       shift: Python float `a`; `None` uses `0.1 - lambda_min(K)`. Must make
@@ -187,14 +206,15 @@ class TorusCoupling(CouplingOperator):
     self._coupling = checks.check_finite_number(coupling, 'coupling')
     if self._coupling == 0.:
       raise ValueError('`coupling` must be nonzero.')
-    self._temperature = checks.check_finite_number(temperature, 'temperature',
-                                                   positive=True)
+    self._temperature = checks.check_parameter(temperature, 'temperature',
+                                               positive=True)
     self._dtype = checks.check_float_dtype(dtype)
     self._event_shape = tf.TensorShape([self._lattice_size] * dimension)
     shifted, self._shift = torus_spectrum(
         self._lattice_size, self._temperature, dimension, self._coupling,
         shift, self._dtype)
-    self._log_det = float(np.sum(np.log(shifted)))
+    log_det = np.sum(np.log(shifted), axis=tuple(range(-dimension, 0)))
+    self._log_det = float(log_det) if np.ndim(log_det) == 0 else log_det
     # x^T K_a^{-1} x = sum_k |rfft(x)_k|^2 w_k / (lambda_k N); w_k counts the
     # modes that the real FFT's half spectrum leaves out.
     half = shifted[..., :self._lattice_size // 2 + 1]
@@ -241,7 +261,9 @@ class TorusCoupling(CouplingOperator):
 
   def local_field(self, s):
     """`(J / T) sum_{j ~ i} s_j` at every site `i` (no shift)."""
-    coupling = tf.constant(self._coupling / self._temperature, s.dtype)
+    coupling = tf.constant(np.expand_dims(
+        self._coupling / np.asarray(self._temperature),
+        tuple(range(-self._dimension, 0))), s.dtype)
     return coupling * sum(lattice.roll(s, shift, axis)
                           for axis in self._axes(s) for shift in (1, -1))
 

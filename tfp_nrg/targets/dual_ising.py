@@ -41,6 +41,7 @@ target.energy_estimator(x) / 256.   # improved energy per site, shape [8]
 
 import math
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -84,7 +85,10 @@ class DualIsing(tf.Module):
 
     Args:
       lattice_size: Python `int` L >= 4, sites per axis of the torus.
-      temperature: positive finite Python float T.
+      temperature: positive finite T: a number, or an array (or a `Tensor`
+        with a known value) for a batch of targets at several temperatures,
+        as TFP distributions take batch parameters; `log_prob` of fields of
+        shape `[..., *batch_shape, L, L]` is then `[..., *batch_shape]`.
       dimension: Python `int` in {1, 2, 3}.
       coupling: finite nonzero Python float J (negative: antiferromagnet).
       shift: Python float `a`; `None` uses `0.1 - lambda_min(K)`. Must make
@@ -192,7 +196,13 @@ class DualIsing(tf.Module):
 
   @property
   def temperature(self):
+    """T: a Python float, or a numpy array over `batch_shape`."""
     return self._operator.temperature
+
+  @property
+  def batch_shape(self):
+    """Shape of the batch of temperatures, `[]` for one."""
+    return self._operator.batch_shape
 
   @property
   def shift(self):
@@ -217,7 +227,8 @@ class DualIsing(tf.Module):
 
   @property
   def log_z_offset(self):
-    """`c` in `ln Z_Ising = ln Z_dual + c` (Python float)."""
+    """`c` in `ln Z_Ising = ln Z_dual + c` (a float, or an array over the
+    batch)."""
     n = self.num_sites
     return (n / 2. * (math.log(4.) - self.shift - math.log(2. * math.pi)) -
             self._operator.log_det / 2.)
@@ -226,14 +237,16 @@ class DualIsing(tf.Module):
     """`ln Z_dual` from Kaufman's exact solution (2D ferromagnetic torus).
 
     Returns:
-      Python float `ln Z_dual = ln Z_Ising - log_z_offset`.
+      `ln Z_dual = ln Z_Ising - log_z_offset`: a Python float, or a numpy
+      array over `batch_shape`.
 
     Raises:
       NotImplementedError: unless the lattice is the 2D square torus with a
         ferromagnetic coupling.
     """
-    return (exact.ising_log_z(self.lattice_size, self._reduced_temperature())
-            - self.log_z_offset)
+    return (self._per_temperature(exact.ising_log_z,
+                                  self._reduced_temperature()) -
+            self.log_z_offset)
 
   def exact_energy_per_site(self):
     """Exact Ising energy per site `<H>/N` (2D ferromagnetic torus).
@@ -252,9 +265,16 @@ class DualIsing(tf.Module):
   def _exact_derivative(self, function):
     temperature = self._reduced_temperature()
     try:
-      return function(self.lattice_size, temperature)
+      return self._per_temperature(function, temperature)
     except ValueError as e:  # Out of the range it is known precisely in.
       raise NotImplementedError(str(e)) from e
+
+  def _per_temperature(self, function, temperature):
+    """`function(L, T)` at each temperature of the batch (floats)."""
+    if np.ndim(temperature) == 0:
+      return float(function(self.lattice_size, temperature))
+    return np.vectorize(lambda t: float(function(self.lattice_size, t)),
+                        otypes=[np.float64])(temperature)
 
   def _reduced_temperature(self):
     if self.dimension != 2 or self.coupling < 0.:

@@ -56,8 +56,11 @@ class Phi4(tf.Module):
 
     Args:
       lattice_size: Python `int` L >= 4.
-      m2: finite Python float, the bare mass squared.
-      lam: finite Python float >= 0, the quartic coupling.
+      m2: finite real, the bare mass squared.
+      lam: finite real >= 0, the quartic coupling. Either may be an array
+        (or a `Tensor` with a known value): a batch of theories, of the
+        broadcast shape of the two; `log_prob` of fields of shape
+        `[..., *batch_shape, L, L]` is then `[..., *batch_shape]`.
       dtype: `tf.float32` or `tf.float64`.
       validate_args: Python `bool`; if `True`, `log_prob` also checks at run
         time that its input is finite.
@@ -70,20 +73,22 @@ class Phi4(tf.Module):
     """
     super().__init__(name=name)
     self._lattice_size = checks.check_lattice_size(lattice_size)
-    self._m2 = checks.check_finite_number(m2, 'm2')
-    self._lam = checks.check_finite_number(lam, 'lam')
-    if self._lam < 0.:
+    self._m2 = checks.check_parameter(m2, 'm2')
+    self._lam = checks.check_parameter(lam, 'lam')
+    self._batch_shape = tf.TensorShape(np.broadcast_shapes(
+        np.shape(self._m2), np.shape(self._lam)))
+    if np.any(np.asarray(self._lam) < 0.):
       raise ValueError('`lam` must be non-negative (the action is unbounded '
                        'below otherwise); got {}.'.format(self._lam))
-    if self._lam == 0. and self._m2 <= 0.:
+    if np.any((np.asarray(self._lam) == 0.) & (np.asarray(self._m2) <= 0.)):
       raise ValueError('`m2` must be positive for the free field (lam = 0), '
                        'or the density is not normalizable; got {}.'.format(
                            self._m2))
     self._dtype = checks.check_float_dtype(dtype)
     largest = float(np.finfo(self._dtype.as_numpy_dtype).max)
     for name, value in (('m2', self._m2), ('lam', self._lam)):
-      if abs(value) > largest:
-        raise ValueError('`{}` = {:g} does not fit in {} (at most {:.3g} in '
+      if np.max(np.abs(value)) > largest:
+        raise ValueError('`{}` = {} does not fit in {} (at most {:.3g} in '
                          'magnitude).'.format(name, value, self._dtype.name,
                                               largest))
     self._validate_args = validate_args
@@ -94,11 +99,22 @@ class Phi4(tf.Module):
 
   @property
   def m2(self):
+    """The bare mass squared: a Python float, or a numpy array."""
     return self._m2
 
   @property
   def lam(self):
+    """The quartic coupling: a Python float, or a numpy array."""
     return self._lam
+
+  @property
+  def batch_shape(self):
+    """The broadcast shape of `m2` and `lam`, `[]` for one theory."""
+    return self._batch_shape
+
+  def _site_parameter(self, value):
+    """`value` as a constant that broadcasts over `batch + [L, L]`."""
+    return tf.constant(np.expand_dims(value, (-2, -1)), self._dtype)
 
   @property
   def dtype(self):
@@ -126,7 +142,8 @@ class Phi4(tf.Module):
                     for axis in (-2, -1))
       # (m2 + lam phi^2) phi^2, not m2 phi^2 + lam phi^4: a finite sum where
       # a large m2 or lam would overflow one term in float32.
-      density = (self._m2 + self._lam * phi2) * phi2 + kinetic
+      density = (self._site_parameter(self._m2) +
+                 self._site_parameter(self._lam) * phi2) * phi2 + kinetic
       return tf.reduce_sum(density, axis=[-2, -1])
 
   def log_prob(self, phi, name='log_prob'):
@@ -137,20 +154,23 @@ class Phi4(tf.Module):
     """`ln Z` of the free field (`lam = 0`), from the Laplacian's spectrum.
 
     Returns:
-      Python float.
+      A Python float, or a numpy array over `batch_shape`.
 
     Raises:
       NotImplementedError: for `lam > 0`, where no closed form exists.
     """
-    if self._lam != 0.:
+    if np.any(np.asarray(self._lam) != 0.):
       raise NotImplementedError(
           'ln Z is known in closed form for the free field only (lam = 0); '
           'this target has lam = {}.'.format(self._lam))
     momenta = 2. * np.pi * np.arange(self._lattice_size) / self._lattice_size
     laplacian = 4. * np.sin(momenta / 2.)**2
-    eigenvalues = self._m2 + laplacian[:, None] + laplacian[None, :]
-    return float(self.num_sites / 2. * math.log(math.pi) -
-                 0.5 * np.sum(np.log(eigenvalues)))
+    m2 = np.broadcast_to(self._m2, self._batch_shape)
+    eigenvalues = (np.expand_dims(m2, (-2, -1)) + laplacian[:, None] +
+                   laplacian[None, :])
+    log_z = (self.num_sites / 2. * math.log(math.pi) -
+             0.5 * np.sum(np.log(eigenvalues), axis=(-2, -1)))
+    return float(log_z) if np.ndim(log_z) == 0 else log_z
 
   def magnetization(self, phi):
     """The field's mean over sites, `m = sum_x phi_x / N`, per field."""

@@ -61,10 +61,11 @@ def check_metropolis_supported(operator):
 
 
 def random_spins(operator, num_chains, seed):
-  """Independent uniform `+-1` spins, `[num_chains] + event_shape`."""
+  """Independent uniform `+-1` spins, `[num_chains] + batch + event_shape`."""
   num_chains = checks.check_positive_int(num_chains, 'num_chains')
   uniform = tf.random.stateless_uniform(
-      [num_chains] + operator.event_shape, seed=tfp.random.sanitize_seed(seed))
+      [num_chains] + operator.batch_shape + operator.event_shape,
+      seed=tfp.random.sanitize_seed(seed))
   return tf.where(uniform < 0.5, tf.constant(-1., operator.dtype),
                   tf.constant(1., operator.dtype))
 
