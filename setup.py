@@ -1,4 +1,4 @@
-"""Install tfp_nrg: `pip install -e ".[test]"` or `pip install -e ".[plot]"`."""
+"""Install tfp_nrg: `pip install -e .`, with extras `[plot]`, `[docs]`, `[test]`."""
 
 import setuptools
 
@@ -12,10 +12,15 @@ REQUIRED = [
     'tensorboard>=2.18,<2.22',
 ]
 
+DOCS = ['pdoc>=14.0,<16']
+
 EXTRAS = {
     'plot': ['matplotlib>=3.8'],
-    # The examples' end-to-end tests draw their pictures too.
-    'test': ['pytest>=8.0', 'matplotlib>=3.8'],
+    # The API reference, generated from the docstrings.
+    'docs': DOCS,
+    # The examples' end-to-end tests draw their pictures; a test builds the
+    # API reference.
+    'test': ['pytest>=8.0', 'matplotlib>=3.8'] + DOCS,
 }
 
 setuptools.setup(

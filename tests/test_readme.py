@@ -1,5 +1,7 @@
-"""The README's Python examples run as written."""
+"""The README's and the docs' Python examples run as written; the API page
+names every public name."""
 
+import glob
 import os
 import re
 import subprocess
@@ -9,35 +11,55 @@ import pytest
 
 import helpers
 
+DOCUMENTS = ['README.md'] + sorted(
+    os.path.relpath(path, helpers.ROOT) for path in glob.glob(
+        os.path.join(helpers.ROOT, 'docs', '**', '*.md'), recursive=True))
 
-def readme_python_blocks():
-  with open(os.path.join(helpers.ROOT, 'README.md')) as f:
-    return re.findall(r'```python\n(.*?)```', f.read(), flags=re.DOTALL)
+
+def read(document):
+  with open(os.path.join(helpers.ROOT, document)) as f:
+    return f.read()
 
 
-def test_readme_documents_the_public_api():
-  """Every public name of `tfp_nrg` and its subpackages is in the README."""
+def python_blocks():
+  """`(document, index, code)` of every ```python block of the docs."""
+  return [(document, index, code) for document in DOCUMENTS
+          for index, code in enumerate(re.findall(
+              r'```python\n(.*?)```', read(document), flags=re.DOTALL))]
+
+
+def test_api_page_documents_the_public_api():
+  """Every public name of `tfp_nrg` and its subpackages is in docs/api.md."""
   import tfp_nrg  # pylint: disable=g-import-not-at-top
-  with open(os.path.join(helpers.ROOT, 'README.md')) as f:
-    readme = f.read()
+  api = read(os.path.join('docs', 'api.md'))
   missing = [name for name in tfp_nrg.__all__ if '`{}'.format(name) not in
-             readme and '.{}'.format(name) not in readme]
+             api and '.{}'.format(name) not in api]
   for module in ('adaptation', 'bijectors', 'distributions', 'evaluation',
-                 'mcmc', 'runs',
-                 'targets', 'training', 'checkpoints', 'hooks', 'stats',
-                 'observables', 'rg'):
+                 'mcmc', 'runs', 'targets', 'training', 'checkpoints',
+                 'hooks', 'stats', 'observables', 'rg', 'transfer'):
     missing += ['{}.{}'.format(module, name)
                 for name in getattr(tfp_nrg, module).__all__
-                if '{}.{}'.format(module, name) not in readme]
-  assert not missing, 'README does not mention {}'.format(missing)
-  assert len(readme_python_blocks()) >= 2
+                if '{}.{}'.format(module, name) not in api]
+  assert not missing, 'docs/api.md does not mention {}'.format(missing)
+
+
+def test_readme_links_every_guide_and_the_quickstart_is_short():
+  readme = read('README.md')
+  for document in DOCUMENTS[1:]:
+    if os.path.dirname(document) in ('docs', os.path.join('docs', 'guides')):
+      assert document in readme, document
+  quickstart = readme.split('## Quickstart')[1].split('```python\n')[1]
+  assert len(quickstart.split('```')[0].strip().splitlines()) <= 15
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('index', range(len(readme_python_blocks())))
-def test_readme_example_runs(index, tmp_path):
+@pytest.mark.parametrize('document,index,code', python_blocks(),
+                         ids=lambda v: v if isinstance(v, (str, int)) and
+                         not str(v).startswith(('import', '\n')) else '')
+def test_docs_example_runs(document, index, code, tmp_path):
+  del index  # In the test's id.
   done = subprocess.run(
-      [sys.executable, '-c', readme_python_blocks()[index]], cwd=tmp_path,
-      capture_output=True, text=True, timeout=600, check=False,
+      [sys.executable, '-c', code], cwd=tmp_path, capture_output=True,
+      text=True, timeout=600, check=False,
       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
-  assert done.returncode == 0, done.stderr[-3000:]
+  assert done.returncode == 0, '{}: {}'.format(document, done.stderr[-3000:])

@@ -35,6 +35,9 @@ log_z, log_z_stderr = tfp_nrg.mcmc.log_mean_exp(log_w)
 ```
 """
 
+import contextlib
+import logging
+
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -280,6 +283,31 @@ def _walk_acceptance(log_weights, log_uniforms):
   return tf.cast(accepted, log_weights.dtype)
 
 
+class _ComplexCastFilter(logging.Filter):
+  """Drops TensorFlow's warning on casting complex to real.
+
+  `tfp.mcmc.effective_sample_size` computes autocorrelations by FFT and
+  casts the real result back from complex on purpose; TensorFlow warns on
+  that cast at every trace.
+  """
+
+  def filter(self, record):
+    return not record.getMessage().startswith(
+        'You are casting an input of type complex')
+
+
+@contextlib.contextmanager
+def _without_complex_cast_warning():
+  """While tracing TFP's FFT autocorrelation: no complex-cast warning (the
+  filter is removed after, so user code keeps TensorFlow's warning)."""
+  logger, cast_filter = tf.get_logger(), _ComplexCastFilter()
+  logger.addFilter(cast_filter)
+  try:
+    yield
+  finally:
+    logger.removeFilter(cast_filter)
+
+
 def chain_mean(values):
   """Mean of a scalar observable over chains, autocorrelation-aware error.
 
@@ -295,7 +323,8 @@ def chain_mean(values):
   values = tf.convert_to_tensor(values, name='values')
   if values.shape.rank == 1:
     values = values[:, tf.newaxis]
-  per_chain = tfp.mcmc.effective_sample_size(values)
+  with _without_complex_cast_warning():
+    per_chain = tfp.mcmc.effective_sample_size(values)
   # A chain that never moved has no autocorrelation estimate: one draw.
   ess = tf.reduce_sum(tf.where(tf.math.is_finite(per_chain), per_chain,
                                tf.ones_like(per_chain)))
