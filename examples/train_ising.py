@@ -1,7 +1,8 @@
-r"""Train a NeuralRG on the dual 2D Ising model; compare with the exact result.
+r"""Train a flow on the dual 2D Ising model; compare with the exact result.
 
-The project's main job. It trains a Z2-invariant NeuralRG flow by
-minimising the variational free energy F = E_q[ln q - ln pi] >= -ln Z_dual,
+The project's main job. It trains a Z2-invariant flow (by default the
+equivariant continuous flow after a Fourier scale, 1000 steps: the measured
+best at L = 8 and 16; `--flow=neural_rg` for a NeuralRG) by minimising the variational free energy F = E_q[ln q - ln pi] >= -ln Z_dual,
 evaluates it on a fresh batch (free-energy bound, importance-sampled ln Z,
 effective sample size, independence-Metropolis acceptance, Ising energy) with
 Kaufman's exact values beside, writes the figures as JSON (`--metrics_out`) and
@@ -10,7 +11,7 @@ a picture of generated configurations next to the checkpoints.
 Usage:
 
   python examples/train_ising.py                       # L = 8 at T_c
-  python examples/train_ising.py --lattice_size=16 --num_steps=20000 \
+  python examples/train_ising.py --lattice_size=16 --num_steps=1400 \
       --model_dir=runs/L16
 
 A run resumes from `--model_dir` if it holds a run of the same configuration,
@@ -115,7 +116,7 @@ def buffer_size():
     return _BUFFER_SIZE.value
   forward_batch = _FORWARD_BATCH_SIZE.value or training_flags.BATCH_SIZE.value
   return min(4096, max(forward_batch,
-                       training_flags.NUM_STEPS.value * forward_batch))
+                       training_flags.num_steps() * forward_batch))
 
 
 def run_config():

@@ -1,11 +1,13 @@
-r"""Train a NeuralRG on lattice phi^4, then sample it exactly (global–local).
+r"""Train a flow on lattice phi^4, then sample it exactly (global–local).
 
 Lattice phi^4 on the L x L torus (`tfp_nrg.Phi4`, the action of Albergo,
 Kanwar & Shanahan, PRD 100, 034515):
 
   S = sum_x [m2 phi_x^2 + lam phi_x^4] + sum_{x,mu} (phi_{x+mu} - phi_x)^2.
 
-The script trains a Z2-invariant NeuralRG by minimising the variational free
+The script trains a Z2-invariant flow (by default the equivariant continuous
+flow after a Fourier scale, the measured best at L = 16; `--flow=neural_rg`
+for a NeuralRG) by minimising the variational free
 energy F = E_q[ln q + S] >= -ln Z (against the exact value for the free
 field, lam = 0), evaluates it (F, ESS, independence-Metropolis acceptance),
 then runs `--num_chains` global–local chains: HMC on phi as the local kernel

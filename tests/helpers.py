@@ -13,6 +13,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # `examples/train_ising.py` flags for a run of seconds (L = 4, 30 steps,
 # mode-covering).
 TRAIN_FLAGS = ('--lattice_size=4', '--num_steps=30', '--batch_size=32',
+               '--flow=neural_rg',
                '--num_couplings=2', '--hidden_units=8', '--eval_samples=512',
                '--target_samples=256', '--target_sweeps=50', '--log_every=10',
                '--forward_kl_weight=1', '--buffer_size=128',

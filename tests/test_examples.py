@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 import tensorflow as tf
@@ -124,7 +126,8 @@ def test_train_example_reports_a_poor_flow_at_l16(tmp_path):
   training, with progress lines. (Without XLA, which halves its time.)"""
   model_dir = tmp_path / 'run'
   done = helpers.run_example(
-      'train_ising', '--lattice_size=16', '--num_steps=2', '--batch_size=16',
+      'train_ising', '--lattice_size=16', '--flow=neural_rg',
+      '--num_steps=2', '--batch_size=16',
       '--num_couplings=2', '--hidden_units=8', '--target_sweeps=20',
       '--jit_compile=false', '--model_dir={}'.format(model_dir))
   assert done.returncode == 0, done.stderr[-3000:]
@@ -202,7 +205,8 @@ def test_train_phi4_example_end_to_end(tmp_path):
   model_dir = tmp_path / 'phi4'
   done = helpers.run_example(
       'train_phi4', '--lattice_size=4', '--m2=0.5', '--lam=0',
-      '--num_steps=40', '--batch_size=64', '--num_couplings=2',
+      '--flow=neural_rg', '--num_steps=40', '--batch_size=64',
+      '--num_couplings=2',
       '--hidden_units=8', '--z2=equivariant', '--log_every=20',
       '--eval_samples=512', '--jit_compile=false', '--num_chains=8',
       '--sample_steps=40', '--num_burnin_steps=10',
@@ -234,8 +238,8 @@ def test_train_phi4_example_end_to_end(tmp_path):
     ('--lattice_size=6', 'power of two'),
 ])
 def test_train_phi4_checks_flags_before_any_work(flag, message, tmp_path):
-  done = helpers.run_example('train_phi4', '--model_dir={}'.format(
-      tmp_path / 'run'), flag)
+  done = helpers.run_example('train_phi4', '--flow=neural_rg',
+                             '--model_dir={}'.format(tmp_path / 'run'), flag)
   assert done.returncode != 0 and message in done.stderr, done.stderr[-2000:]
   assert not (tmp_path / 'run').exists()
 
@@ -284,6 +288,31 @@ def test_train_phi4_with_a_continuous_flow_reports_its_integration_error(
   assert 'continuous-flow integration error in ln q' in done.stdout
   assert metrics['free_energy_bound'] > -metrics['exact_log_z'] - 4. * (
       metrics['free_energy_bound_stderr'])
+
+@pytest.mark.parametrize('flags,expected', [
+    ((), dict(flow='continuous', z2='equivariant', continuous_features=8,
+              continuous_steps=10, num_steps=1000)),
+    (('--flow=neural_rg',), dict(flow='neural_rg', z2='mixture',
+                                 num_steps=6000)),
+    (('--flow=neural_rg', '--z2=none', '--num_steps=7'),
+     dict(flow='neural_rg', z2='none', num_steps=7)),
+    (('--continuous_features=4',), dict(flow='continuous',
+                                        continuous_features=4)),
+])
+def test_training_defaults_follow_the_flow(flags, expected):
+  """The examples' default flow is the continuous one, with the settings it
+  was measured with; a flag given wins over the flow's default."""
+  code = ('import sys; sys.path.insert(0, "examples"); import training_flags; '
+          'from absl import flags; flags.FLAGS(sys.argv); '
+          'print(training_flags.run_config().to_json())')
+  done = subprocess.run([sys.executable, '-c', code, *flags],
+                        cwd=helpers.ROOT, capture_output=True, text=True,
+                        timeout=300, check=False)
+  assert done.returncode == 0, done.stderr[-2000:]
+  record = json.loads(done.stdout[done.stdout.index('{'):])
+  assert {k: record.get(k, 'neural_rg' if k == 'flow' else None)
+          for k in expected} == expected
+
 
 if __name__ == '__main__':
   raise SystemExit(pytest.main([__file__]))

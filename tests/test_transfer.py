@@ -106,8 +106,8 @@ def test_a_transfer_between_architectures_is_refused_before_work(
   with pytest.raises(ValueError, match='init_from.*holds no trained model'):
     tfp_nrg.transfer.parent_config(missing)
   done = helpers.run_example(
-      'train_phi4', '--lattice_size=8', '--hidden_units=16',
-      '--num_couplings=3', '--z2=equivariant',
+      'train_phi4', '--lattice_size=8', '--flow=neural_rg',
+      '--hidden_units=16', '--num_couplings=3', '--z2=equivariant',
       '--init_from={}'.format(parent_run.model_dir),
       '--model_dir={}'.format(tmp_path / 'child'))
   assert done.returncode != 0 and 'hidden_units' in done.stderr

@@ -162,7 +162,9 @@ class Trainer:
       target_log_prob_fn: callable `x -> ln pi(x)`.
       batch_size: Python `int` >= 2, draws per step.
       learning_rate: Python float or a `tf.keras.optimizers.schedules`
-        schedule (of the step).
+        schedule (of the step). The tuned value (`runs.RunConfig`, with which
+        the published results were made) is 2e-3 with cosine decay to zero
+        over the run (`RunConfig.learning_rate_schedule()`).
       clip_norm: `None` or a positive float: clip the global gradient norm.
       gradient_estimator: see `free_energy_per_draw`.
       jit_compile: Python `bool`, compile the step with XLA.

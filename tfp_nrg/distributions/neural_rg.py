@@ -79,6 +79,12 @@ def neural_rg(lattice_size,
   cost of one flow pass, where `Symmetrized(neural_rg(...))` needs a second
   (inverse) pass for `q(-x)` on every draw.
 
+  The defaults are the paper's small network (hidden layers (10, 10, 10), one
+  disentangler-decimator pair per scale, no Fourier scale). The configuration
+  tuned by measurement, with which `docs/results.md` was made, is
+  `tfp_nrg.runs.RunConfig`'s: hidden layers (32, 32), `repeat=2`,
+  `fourier_scale=True`; `RunConfig().build_model()` builds it.
+
   Example:
 
   ```python
