@@ -24,7 +24,7 @@ PACKAGES = {
 EXAMPLE_LIBRARIES = {path.stem
                      for folder in ('examples', 'benchmarks')
                      for path in (ROOT / folder).glob('*.py')
-                     if 'app.run(' not in path.read_text()}
+                     if "if __name__ == '__main__':" not in path.read_text()}
 LOCAL = {'tfp_nrg', 'helpers', 'conftest'} | EXAMPLE_LIBRARIES
 # Needed at run time without being imported: tf.summary's implementation,
 # and the Keras TFP 0.25's distributions use.
@@ -127,11 +127,12 @@ def test_every_test_module_is_a_py_test():
 
 
 def test_examples_and_benchmarks_are_listed_with_their_imports():
-  """Scripts (those calling `app.run`) are binaries; other files libraries."""
+  """Scripts (those run as `__main__`) are binaries; other files libraries."""
   calls, _ = build_calls()
   for folder in ('examples', 'benchmarks'):
     for path in (ROOT / folder).glob('*.py'):
-      kind = 'py_binary' if 'app.run(' in path.read_text() else 'py_library'
+      kind = ('py_binary' if "if __name__ == '__main__':" in path.read_text()
+              else 'py_library')
       rule = calls.get((kind, path.stem))
       assert rule is not None, '{} has no {}'.format(path, kind)
       assert ast.literal_eval(rule['srcs']) == [

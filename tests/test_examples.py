@@ -260,6 +260,7 @@ def test_train_phi4_checks_flags_before_any_work(flag, message, tmp_path):
     ('benchmarks/sampling', ('--model_dirs', '--seconds', '--num_chains')),
     ('benchmarks/phi4', ('--model_dirs', '--seconds', '--num_chains')),
     ('benchmarks/continuous_solver', ('--lattice_size', '--num_steps')),
+    ('benchmarks/trajectory', ('--model_dirs', '--output', '--target_gap')),
 ])
 def test_help_exits_0_and_lists_the_core_flags(script, flags):
   done = helpers.run_example(script, '--help')

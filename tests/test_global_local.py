@@ -208,6 +208,31 @@ def test_rejects_bad_arguments(build, error, match):
     build(target, proposal)
 
 
+def test_kernels_run_inside_replica_exchange():
+  """`tfp.mcmc.ReplicaExchangeMC` passes one-part states as lists: both flow
+  kernels take them, return them as lists, and refuse several parts."""
+  target = tfp_nrg.DualIsing(4, 3.0)
+  model = tfp_nrg.neural_rg(4)
+  for make_kernel in (
+      lambda fn: tfp_nrg.mcmc.GlobalLocal(
+          fn, model, tfp.mcmc.HamiltonianMonteCarlo(fn, 0.1, 2)),
+      lambda fn: tfp_nrg.mcmc.IndependenceMetropolis(fn, model)):
+    kernel = tfp.mcmc.ReplicaExchangeMC(
+        target.log_prob, inverse_temperatures=tf.constant([1., 0.8, 0.6]),
+        make_kernel_fn=make_kernel)
+    states, swaps = tfp.mcmc.sample_chain(
+        5, tf.zeros([5, 4, 4]), kernel=kernel, seed=(1, 2),
+        trace_fn=lambda _, r: r.is_swap_accepted_adjacent)
+    assert states.shape == [5, 5, 4, 4] and swaps.shape == [5, 2, 5]
+    inner = make_kernel(target.log_prob)
+    state = [model.sample(3, seed=(3, 4))]
+    next_state, _ = inner.one_step(state, inner.bootstrap_results(state),
+                                   seed=(5, 6))
+    assert isinstance(next_state, list) and next_state[0].shape == [3, 4, 4]
+    with pytest.raises(ValueError, match='one state part'):
+      inner.bootstrap_results(state * 2)
+
+
 if __name__ == '__main__':
   raise SystemExit(pytest.main([__file__]))
 

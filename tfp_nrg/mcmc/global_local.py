@@ -200,7 +200,8 @@ class GlobalLocal(tfp.mcmc.TransitionKernel):
     """Local steps, then one global independence Metropolis step per chain.
 
     Args:
-      current_state: `Tensor` of shape `chains + event_shape`.
+      current_state: `Tensor` of shape `chains + event_shape` (or a list
+        of one, as `tfp.mcmc.ReplicaExchangeMC` passes it).
       previous_kernel_results: `GlobalLocalResults` of the current state.
       seed: a stateless seed.
 
@@ -208,7 +209,8 @@ class GlobalLocal(tfp.mcmc.TransitionKernel):
       `(next_state, GlobalLocalResults)`.
     """
     with tf.name_scope(self.name or 'global_local'):
-      state = kernels.check_state(current_state, self.proposal)
+      state, was_list = kernels.single_part(current_state)
+      state = kernels.check_state(state, self.proposal)
       seeds = tfp.random.split_seed(tfp.random.sanitize_seed(seed),
                                     n=self.num_local_steps + 2)
       local_results = previous_kernel_results.inner_results
@@ -238,7 +240,7 @@ class GlobalLocal(tfp.mcmc.TransitionKernel):
       local_results = _refresh_cache(
           local_results, self.local_kernel.bootstrap_results(proposed),
           accepted)
-      return next_state, GlobalLocalResults(
+      return kernels.as_given(next_state, was_list), GlobalLocalResults(
           inner_results=local_results, is_accepted=accepted,
           log_accept_ratio=log_accept_ratio,
           target_log_prob=tf.where(accepted, proposed_log_pi, log_pi),
@@ -249,7 +251,8 @@ class GlobalLocal(tfp.mcmc.TransitionKernel):
   def bootstrap_results(self, init_state):
     """The local kernel's results, `ln pi` and `ln q` of the initial state."""
     with tf.name_scope(self.name or 'global_local'):
-      init_state = kernels.check_state(init_state, self.proposal)
+      init_state = kernels.check_state(kernels.single_part(init_state)[0],
+                                       self.proposal)
       log_pi = self.target_log_prob_fn(init_state)
       log_q = self.proposal.log_prob(init_state)
       return GlobalLocalResults(

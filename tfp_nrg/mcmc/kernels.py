@@ -72,6 +72,30 @@ def check_state(state, proposal):
   return state
 
 
+def single_part(state):
+  """`(state, was_list)`: a one-part state, unwrapped if given as a list.
+
+  TFP kernels take a state as a `Tensor` or a list of parts, and wrappers
+  such as `tfp.mcmc.ReplicaExchangeMC` pass a one-part state as a list; a
+  flow proposes one part.
+
+  Raises:
+    ValueError: for a state of several parts.
+  """
+  if isinstance(state, (list, tuple)):
+    if len(state) != 1:
+      raise ValueError('`current_state` must be one Tensor (or a list of '
+                       'one): a flow proposal has one state part; got {} '
+                       'parts.'.format(len(state)))
+    return state[0], True
+  return state, False
+
+
+def as_given(state, was_list):
+  """`state` in the structure `single_part` unwrapped it from."""
+  return [state] if was_list else state
+
+
 def non_finite(*log_probs):
   """Per chain: whether any of `log_probs` is NaN or infinite.
 
@@ -153,7 +177,8 @@ class UncalibratedIndependenceMetropolis(tfp.mcmc.TransitionKernel):
     """Draws one independent proposal per chain.
 
     Args:
-      current_state: `Tensor` of shape `chains + event_shape`.
+      current_state: `Tensor` of shape `chains + event_shape` (or a list
+        of one, as `tfp.mcmc.ReplicaExchangeMC` passes it).
       previous_kernel_results: results of the current state (from
         `bootstrap_results` or the previous step).
       seed: a stateless seed.
@@ -162,6 +187,7 @@ class UncalibratedIndependenceMetropolis(tfp.mcmc.TransitionKernel):
       `(proposed_state, UncalibratedIndependenceMetropolisResults)`.
     """
     with tf.name_scope(self.name or 'independence_metropolis'):
+      current_state, was_list = single_part(current_state)
       current_state = check_state(current_state, self.proposal)
       seed = tfp.random.sanitize_seed(seed)
       proposed, proposed_log_q = self.proposal.experimental_sample_and_log_prob(
@@ -175,12 +201,13 @@ class UncalibratedIndependenceMetropolis(tfp.mcmc.TransitionKernel):
       correction = tf.where(flagged, tf.constant(-float('inf'),
                                                  proposed_log_q.dtype),
                             current_log_q - proposed_log_q)
-      return proposed, UncalibratedIndependenceMetropolisResults(
-          log_acceptance_correction=correction,
-          target_log_prob=proposed_log_pi,
-          proposal_log_prob=proposed_log_q,
-          non_finite=flagged,
-          seed=seed)
+      return as_given(proposed, was_list), (
+          UncalibratedIndependenceMetropolisResults(
+              log_acceptance_correction=correction,
+              target_log_prob=proposed_log_pi,
+              proposal_log_prob=proposed_log_q,
+              non_finite=flagged,
+              seed=seed))
 
   def bootstrap_results(self, init_state):
     """Evaluates `ln pi` and `ln q` (one inverse pass) at the initial state.
@@ -189,7 +216,7 @@ class UncalibratedIndependenceMetropolis(tfp.mcmc.TransitionKernel):
     (every step from it is flagged `non_finite` and rejected).
     """
     with tf.name_scope(self.name or 'independence_metropolis'):
-      init_state = check_state(init_state, self.proposal)
+      init_state = check_state(single_part(init_state)[0], self.proposal)
       target_log_prob = self.target_log_prob_fn(init_state)
       proposal_log_prob = self.proposal.log_prob(init_state)
       return UncalibratedIndependenceMetropolisResults(
