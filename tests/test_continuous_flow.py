@@ -175,3 +175,23 @@ def test_the_integration_error_is_measured_and_warned_of():
   assert watch.errors[0][1] > 0.1 and 'WARNING' in lines[0]
   with pytest.raises(TypeError, match='no continuous flow'):
     tfp_nrg.distributions.integration_error(tfp_nrg.neural_rg(4), 2, (1, 2))
+
+
+def test_the_model_error_is_that_of_ln_q():
+  """`distributions.integration_error` of a model after a Fourier scale is
+  |ln q(N steps) - ln q(2N steps)| computed from two whole models with the
+  same weights: the end point's density counts, not the log-det alone."""
+  coarse, fine = [tfp_nrg.distributions.continuous_flow(
+      4, fourier_scale=True, num_features=2, num_steps=n, dtype=tf.float64)
+                  for n in (3, 6)]
+  helpers.randomize_variables(coarse, scale=0.3, seed=4)
+  for a, b in zip(fine.trainable_variables, coarse.trainable_variables):
+    a.assign(b)
+  x = coarse.sample(16, seed=(7, 8))
+  expected = tf.abs(coarse.log_prob(tf.identity(x)) -
+                    fine.log_prob(tf.identity(x)))
+  error = tfp_nrg.distributions.integration_error(coarse, 16, seed=(7, 8))
+  np.testing.assert_allclose(error, expected, rtol=1e-8, atol=1e-12)
+  log_det_alone = tfp_nrg.distributions.flow_parts(
+      coarse)['continuous'].integration_error(x)
+  assert np.mean(error) > 1.5 * np.mean(log_det_alone)

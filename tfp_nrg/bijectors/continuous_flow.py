@@ -188,25 +188,33 @@ class ContinuousFlow(one_pass.OnePassBijector):
     diagonal = tf.einsum('...kuv,k->...uv', slopes, weights[:, 0])
     return velocity, diagonal
 
-  def integration_error(self, x):
-    """`|ln det(num_steps) - ln det(2 num_steps)|` per field of `x`, nats.
+  def integration_error(self, x, inner_log_prob=None):
+    """`|ln q(num_steps) - ln q(2 num_steps)|` per field of `x`, nats.
 
-    The log-det this flow integrates is the exact flow's only up to the
-    solver's error; twice as many steps estimate that error. Training
-    against `ln pi` can drive a flow to where a coarse solver's log-det is
-    wrong (it then "learns" the error, and its `ln q` is not its density):
-    an error above about 0.1 nats says to train with more `num_steps`.
+    The density this flow gives is the exact flow's only up to the solver's
+    error; twice as many steps estimate that error. It has two parts: the
+    integrated log-det, and the end point `z = inverse(x)` at which the
+    density of what enters the flow is taken. With `inner_log_prob` (that
+    density: the base distribution's, or that of the flows below this one)
+    both are counted; without it, the log-det's alone, which can be far
+    smaller. Training against `ln pi` can drive a flow to where a coarse
+    solver is wrong (it then "learns" the error, and its `ln q` is not its
+    density): an error above about 0.1 nats says to use more `num_steps`.
 
     Args:
-      x: `Tensor` `[..., L, L]`, fields this flow generated (its inverse
-        log-det is compared).
+      x: `Tensor` `[..., L, L]`, fields this flow generated.
+      inner_log_prob: optional callable, the log-density of this flow's
+        input.
 
     Returns:
       `Tensor` of shape `x.shape[:-2]`.
     """
-    _, log_det = self._integrate(x, reverse=True)
-    _, fine_log_det = self._integrate(x, reverse=True,
-                                      num_steps=2 * self._num_steps)
+    z, log_det = self._integrate(x, reverse=True)
+    fine_z, fine_log_det = self._integrate(x, reverse=True,
+                                           num_steps=2 * self._num_steps)
+    if inner_log_prob is not None:
+      log_det += inner_log_prob(z)
+      fine_log_det += inner_log_prob(fine_z)
     return tf.abs(log_det - fine_log_det)
 
   def _integrate(self, phi, reverse, num_steps=None):

@@ -128,15 +128,17 @@ def flow_parts(model):
 def integration_error(model, num_draws, seed):
   """The continuous flow's solver error in `ln q`, at draws of `model`, nats.
 
-  `bijectors.ContinuousFlow.integration_error` of the model's continuous
-  flow (the physical end of every composition) at `num_draws` draws: how far
-  `ln q` is from the exact flow's. Reverse-KL training can drive a flow to
-  where a coarse solver's log-det is wrong and its `ln q` no longer its
+  `|ln q| at the flow's steps against twice as many, per draw: the
+  integrated log-det and the density of what enters the continuous flow (the
+  base, or the flows below it) at the integrated end point
+  (`bijectors.ContinuousFlow.integration_error`). Reverse-KL training can
+  drive a flow to where a coarse solver's `ln q` is wrong and no longer its
   density (its free energy then falls below `-ln Z`); this says so.
   `hooks.IntegrationErrorHook` watches it during training.
 
   Args:
-    model: a model with a continuous flow (`flow_parts`).
+    model: a model with a continuous flow (`flow_parts`) at its physical end,
+      possibly `Symmetrized` (the error of its base model).
     num_draws: Python `int`.
     seed: a stateless seed.
 
@@ -144,9 +146,20 @@ def integration_error(model, num_draws, seed):
     `Tensor` `[num_draws]`.
 
   Raises:
-    TypeError: if `model` has no continuous flow.
+    TypeError: if `model` has no continuous flow at its physical end.
   """
-  flow = flow_parts(model).get('continuous')
-  if flow is None:
-    raise TypeError('`model` has no continuous flow; got {!r}.'.format(model))
-  return flow.integration_error(model.sample(num_draws, seed=seed))
+  if isinstance(model, symmetrized.Symmetrized):
+    model = model.distribution
+  bijector = getattr(model, 'bijector', None)
+  rest = []
+  if isinstance(bijector, tfb.Composition) and bijector.bijectors:
+    bijector, rest = bijector.bijectors[0], list(bijector.bijectors[1:])
+  if not isinstance(bijector, bijectors.ContinuousFlow):
+    raise TypeError('`model` has no continuous flow at its physical end; got '
+                    '{!r}.'.format(model))
+  inner = model.distribution
+  if rest:
+    inner = tfd.TransformedDistribution(
+        inner, rest[0] if len(rest) == 1 else tfb.Chain(rest))
+  return bijector.integration_error(model.sample(num_draws, seed=seed),
+                                    inner_log_prob=inner.log_prob)
