@@ -25,11 +25,7 @@ def in_regime(request):
   The three TensorFlow execution regimes a TFP component must work in (TFP's
   own tests run under `test_all_tf_execution_regimes`).
   """
-  if request.param == 'eager':
-    return lambda fn, *args: fn(*args)
-  jit_compile = request.param == 'xla'
-  return lambda fn, *args: tf.function(fn, jit_compile=jit_compile,
-                                       autograph=False)(*args)
+  return helpers.in_regime(request.param)
 
 
 @pytest.fixture(scope='session')

@@ -59,6 +59,15 @@ def small_trainer(seed=1, jit_compile=True, target_log_prob_fn=None,
   return trainer, target
 
 
+def in_regime(regime):
+  """`run(fn, *args)`: `fn(*args)` eagerly (`'eager'`), in a `tf.function`
+  (`'graph'`) or compiled by XLA (`'xla'`)."""
+  if regime == 'eager':
+    return lambda fn, *args: fn(*args)
+  return lambda fn, *args: tf.function(fn, jit_compile=regime == 'xla',
+                                       autograph=False)(*args)
+
+
 def start_example(name, *flags, env=None):
   """Starts `examples/<name>.py` (or `<dir>/<script>.py` for a `name` with
   a slash) with `flags` (and `env` added); no wait."""

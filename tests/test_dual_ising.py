@@ -149,13 +149,19 @@ def test_metropolis_draws_follow_the_ising_and_dual_distributions():
     assert abs(values.mean() - exact_value) < 4. * stderr
 
 
-def test_metropolis_needs_a_bipartite_torus():
+def test_metropolis_needs_an_even_torus_or_a_coupling_matrix():
   with pytest.raises(NotImplementedError, match='even side'):
     tfp_nrg.DualIsing(5, T_C).sample_by_metropolis(4, 2, (1, 2))
+  with pytest.raises(NotImplementedError, match='from_coupling_matrix'):
+    tfp_nrg.DualIsing(5, T_C).local_kernel()
+  # A frustrated triangle has no checkerboard; sequential sweeps take it.
   triangle = np.ones([3, 3]) - np.eye(3)
-  with pytest.raises(NotImplementedError, match='coupling matrix'):
-    tfp_nrg.DualIsing.from_coupling_matrix(triangle).metropolis_sweeps(
-        tf.ones([2, 3]), 1, (1, 2))
+  swept = tfp_nrg.DualIsing.from_coupling_matrix(triangle).metropolis_sweeps(
+      tf.ones([2, 3]), 1, (1, 2))
+  assert swept.shape == [2, 3]
+  with pytest.raises(NotImplementedError, match='no checkerboard'):
+    tfp_nrg.targets.checkerboard_sweeps(
+        tfp_nrg.targets.DenseCoupling(triangle), tf.ones([2, 3]), 1, (1, 2))
 
 
 def test_sample_spins_follows_conditional():

@@ -194,8 +194,7 @@ def test_reproducible_under_xla_and_works_with_reducers():
      ValueError, 'batch shape'),
     (lambda t, q: tfp_nrg.mcmc.GlobalLocal(t.log_prob, q, t.local_kernel())
      .bootstrap_results(tf.zeros([2, 8, 8])), ValueError, 'current_state'),
-    (lambda t, q: tfp_nrg.DualIsing.from_coupling_matrix(
-        tfp_nrg.lattice.adjacency_matrix(4, 2)).local_kernel(),
+    (lambda t, q: tfp_nrg.DualIsing(5, 2.).local_kernel(),
      NotImplementedError, 'HamiltonianMonteCarlo'),
     (lambda t, q: tfp_nrg.DualIsing(5, 2.).local_kernel(),
      NotImplementedError, 'even side'),
