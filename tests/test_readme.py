@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -55,20 +54,19 @@ def test_readme_links_every_guide_and_the_quickstart_is_short():
 
 
 @pytest.mark.slow
-def test_quickstart_runs_within_a_minute(tmp_path):
-  """The README's quickstart, timed alone: under 60 s wall (40 s measured on
-  the 2-core CPU, most of it XLA compilation)."""
+def test_quickstart_runs_and_prints_the_exact_value(tmp_path):
+  """The README's quickstart runs as written and prints F beside the exact
+  -ln Z; its wall time is measured by `benchmarks/quickstart.py`."""
   code = read('README.md').split('## Quickstart')[1].split(
       '```python\n')[1].split('```')[0]
-  start = time.monotonic()
   done = subprocess.run(
       [sys.executable, '-c', code], cwd=tmp_path, capture_output=True,
       text=True, timeout=600, check=False,
       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
-  seconds = time.monotonic() - start
   assert done.returncode == 0, done.stderr[-3000:]
+  free_energy = float(done.stdout.split('F = ')[1].split(',')[0])
+  assert -148.655 < free_energy < -140.   # A bound, and a trained flow.
   assert 'exact -ln Z = -148.655' in done.stdout
-  assert seconds < 60., seconds
 
 
 @pytest.mark.slow
