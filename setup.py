@@ -19,8 +19,9 @@ EXTRAS = {
     # The API reference, generated from the docstrings.
     'docs': DOCS,
     # The examples' end-to-end tests draw their pictures; a test builds the
-    # API reference.
-    'test': ['pytest>=8.0', 'matplotlib>=3.8'] + DOCS,
+    # API reference. The suite runs on every core (pytest-xdist): most of its
+    # time is single-threaded, processes starting and XLA compiling.
+    'test': ['pytest>=8.0', 'pytest-xdist>=3.5', 'matplotlib>=3.8'] + DOCS,
 }
 
 setuptools.setup(

@@ -18,6 +18,17 @@ tf.config.set_logical_device_configuration(
     [tf.config.LogicalDeviceConfiguration()] * 2)
 
 
+# `-n auto` starts a worker per core, up to this many: each imports
+# TensorFlow and compiles its own functions (about 1-2 GiB).
+MAX_WORKERS = 4
+
+
+@pytest.hookimpl(optionalhook=True)   # A pytest-xdist hook.
+def pytest_xdist_auto_num_workers(config):
+  del config
+  return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
+
+
 @pytest.fixture(params=['eager', 'graph', 'xla'])
 def in_regime(request):
   """`in_regime(fn, *args)`: `fn(*args)` eagerly, in a `tf.function`, or XLA.
