@@ -74,14 +74,14 @@ def run_config_field(field, parse=str):
   return lambda value: tfp_nrg.runs.RunConfig(**{field: parse(value)})
 
 
-def run_of(target):
-  """A check of one run directory: it holds a valid run of `target`."""
+def run_of(*targets):
+  """A check of one run directory: it holds a valid run of one of `targets`."""
   def check(model_dir):
     config = tfp_nrg.runs.RunConfig.from_dict(
         tfp_nrg.checkpoints.read_run_config(model_dir))
-    if config.target != target:
-      raise ValueError('{!r} holds a {!r} run, not {!r}.'.format(
-          model_dir, config.target, target))
+    if config.target not in targets:
+      raise ValueError('{!r} holds a {!r} run, not {}.'.format(
+          model_dir, config.target, ' or '.join(map(repr, targets))))
   return check
 
 

@@ -1,22 +1,30 @@
-r"""Training steps per second of the paper's NeuralRG network, and peak memory.
+r"""Training steps per second of NeuralRG and the continuous flow, peak memory.
 
 MERA, 10 affine couplings per block, MLP conditioners with 3 hidden layers of
 10 units, batch 512, float32, at L = 8 and 16, with and without XLA, with the
 Z2 symmetry as the `Symmetrized` mixture (an extra inverse pass for q(-x)) or
 as an equivariant flow (`neural_rg(z2_equivariant=True)`, one pass), and
-with or without a `FourierScale` at the flow's physical end. Each
+with or without a `FourierScale` at the flow's physical end; and the
+equivariant continuous flow (`--flows=continuous`: a `FourierScale`, then
+`--continuous_features` sine features integrated by `--continuous_steps`
+RK4 steps, as the Ising example's default; odd, so one pass). Each
 configuration runs in a fresh subprocess so that its peak resident memory
 (ru_maxrss) is its own.
 
-Beside each time: the step's arithmetic (the conditioners' multiply-adds,
-counted from the network: a reverse-KL step is 3 flow passes, forward and
-backward, and the mixture's inverse pass adds 3 more) and the time it would
-take at this machine's float32 matmul rate (measured on a 1024 x 1024
-matmul): the FLOP bound.
+Beside each time: the step's arithmetic and the time it would take at this
+machine's float32 matmul rate (measured on a 1024 x 1024 matmul): the FLOP
+bound. A reverse-KL step is 3 flow passes (forward and backward), and the
+mixture's inverse pass adds 3 more. NeuralRG's pass counts the conditioners'
+multiply-adds, from the network. The continuous flow's pass counts, per
+evaluation of its vector field (4 per RK4 step) and per field of `N = L^2`
+sites: `K + 2` real 2-D FFTs at `2.5 N log2 N` each (the features' and the
+velocity's), the spectral products and the sum over features, the features
+and their slopes (a sine or cosine counted as one operation, so the bound is
+low); and the Fourier scale's two FFTs.
 
   python benchmarks/train_step.py [--lattice_sizes=8,16] [--steps=30] \
-      [--z2=mixture,equivariant] [--jit=xla,graph] \
-      [--fourier_scale=false,true] [--profile]
+      [--flows=neural_rg,continuous] [--z2=mixture,equivariant] \
+      [--jit=xla,graph] [--fourier_scale=false,true] [--profile]
 
 With `--profile`, each XLA configuration also traces 5 steps with
 `tf.profiler` (XLA:CPU emitting one trace event per HLO op) and prints where
@@ -33,6 +41,7 @@ import collections
 import glob
 import itertools
 import json
+import math
 import os
 import re
 import resource
@@ -46,6 +55,12 @@ from absl import flags
 
 import flag_checks
 
+_FLOWS = flags.DEFINE_list('flows', ['neural_rg', 'continuous'],
+                           'Flows to time: neural_rg, continuous.')
+_CONTINUOUS_FEATURES = flags.DEFINE_integer(
+    'continuous_features', 8, 'Sine features K of the continuous flow.')
+_CONTINUOUS_STEPS = flags.DEFINE_integer(
+    'continuous_steps', 10, 'RK4 steps of the continuous flow.')
 _LATTICE_SIZES = flags.DEFINE_list('lattice_sizes', ['8', '16'],
                                    'Lattice sizes L.')
 _STEPS = flags.DEFINE_integer('steps', 30, 'Timed steps per configuration.')
@@ -63,12 +78,16 @@ _PROFILE = flags.DEFINE_bool(
 _CHILD = flags.DEFINE_string('child', None, 'Internal: run one configuration.')
 flag_checks.check_each('lattice_sizes',
                        flag_checks.run_config_field('lattice_size', int))
+flag_checks.check_each('flows', flag_checks.one_of(('neural_rg',
+                                                     'continuous')))
 flag_checks.check_each('z2', flag_checks.run_config_field('z2'))
 flag_checks.check_each('batch_size',
                        flag_checks.run_config_field('batch_size', int))
 flag_checks.check_each('jit', flag_checks.one_of(('xla', 'graph')))
 flag_checks.check_each('fourier_scale', flag_checks.one_of(('false', 'true')))
 flag_checks.at_least('steps', 1)
+flag_checks.at_least('continuous_features', 0)
+flag_checks.at_least('continuous_steps', 1)
 NUM_COUPLINGS, HIDDEN_UNITS = 10, (10, 10, 10)
 
 PYTORCH_SECONDS_PER_STEP = {8: 1.17, 16: 3.3}
@@ -80,6 +99,18 @@ def flow_flops_per_sample(flow):
   per_patch = NUM_COUPLINGS * sum(2 * a * b for a, b in zip(sizes[:-1],
                                                            sizes[1:]))
   return sum(per_patch * layer.num_patches for layer in flow.layers)
+
+
+def continuous_flops_per_sample(lattice_size, num_features, num_steps):
+  """Operations of one pass of the Fourier scale and the continuous flow."""
+  sites = lattice_size**2
+  fft = 2.5 * sites * math.log2(sites)
+  channels = num_features + 1
+  field = ((channels + 1) * fft           # rfft2d of each feature, irfft2d.
+           + 2 * channels * sites         # Products with the real spectra.
+           + 2 * channels * sites         # Their sum, and the diagonal's.
+           + 4 * num_features * sites)    # sin, cos and their arguments.
+  return 4 * num_steps * field + 2 * fft
 
 
 def matmul_gflops(size=1024, repeats=20):
@@ -142,20 +173,35 @@ def profile_ops(step_fn, num_steps=5):
           for kind in seconds}
 
 
-def measure(lattice_size, jit_compile, z2, fourier_scale, steps, batch_size):
-  """Times `steps` training steps after the first (compiling) one."""
+def build(flow, lattice_size, z2, fourier_scale):
+  """The model of a configuration, and its operations per draw and step."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import tfp_nrg  # pylint: disable=g-import-not-at-top
-  target = tfp_nrg.DualIsing(lattice_size, tfp_nrg.exact.CRITICAL_TEMPERATURE)
+  if flow == 'continuous':
+    model = tfp_nrg.distributions.continuous_flow(
+        lattice_size, fourier_scale=True,
+        num_features=_CONTINUOUS_FEATURES.value,
+        num_steps=_CONTINUOUS_STEPS.value, dtype=tf.float32)
+    return model, 3 * continuous_flops_per_sample(
+        lattice_size, _CONTINUOUS_FEATURES.value, _CONTINUOUS_STEPS.value)
   model = tfp_nrg.neural_rg(
       lattice_size, num_couplings=NUM_COUPLINGS, hidden_units=HIDDEN_UNITS,
       z2_equivariant=z2 == 'equivariant', fourier_scale=fourier_scale,
       dtype=tf.float32)
-  passes = 3 if z2 == 'equivariant' else 6
-  flops = passes * batch_size * flow_flops_per_sample(
+  flops = (3 if z2 == 'equivariant' else 6) * flow_flops_per_sample(
       tfp_nrg.distributions.flow_of(model))
   if z2 == 'mixture':
     model = tfp_nrg.Symmetrized(model)
+  return model, flops
+
+
+def measure(flow, lattice_size, jit_compile, z2, fourier_scale, steps,
+            batch_size):
+  """Times `steps` training steps after the first (compiling) one."""
+  import tfp_nrg  # pylint: disable=g-import-not-at-top
+  target = tfp_nrg.DualIsing(lattice_size, tfp_nrg.exact.CRITICAL_TEMPERATURE)
+  model, flops_per_draw = build(flow, lattice_size, z2, fourier_scale)
+  flops = batch_size * flops_per_draw
   trainer = tfp_nrg.training.Trainer(model, target.log_prob,
                                      batch_size=batch_size, seed=1,
                                      jit_compile=jit_compile)
@@ -169,7 +215,8 @@ def measure(lattice_size, jit_compile, z2, fourier_scale, steps, batch_size):
   peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.
   profile = (profile_ops(trainer.train_step)
              if _PROFILE.value and jit_compile else None)
-  return dict(lattice_size=lattice_size, jit_compile=jit_compile, z2=z2,
+  return dict(flow=flow, lattice_size=lattice_size, jit_compile=jit_compile,
+              z2=z2,
               fourier_scale=fourier_scale,
               first_step_seconds=first, seconds_per_step=per_step,
               steps_per_second=1. / per_step, peak_rss_mib=peak_mib,
@@ -188,30 +235,36 @@ def print_profile(profile):
 def main(argv):
   del argv
   if _CHILD.value:
-    size, jit, z2, fourier = _CHILD.value.split(',')
-    print(json.dumps(measure(int(size), jit == 'xla', z2, fourier == 'true',
-                             _STEPS.value, _BATCH_SIZE.value)))
+    flow, size, jit, z2, fourier = _CHILD.value.split(',')
+    print(json.dumps(measure(flow, int(size), jit == 'xla', z2,
+                             fourier == 'true', _STEPS.value,
+                             _BATCH_SIZE.value)))
     return
   if not set(_FOURIER.value) <= {'false', 'true'}:
     raise app.UsageError('--fourier_scale takes false, true or both; got '
                          '{}.'.format(','.join(_FOURIER.value)))
   gflops = matmul_gflops()
   print('float32 matmul rate of this machine: {:.0f} GFLOP/s'.format(gflops))
-  print('{:>4} {:>6} {:>12} {:>7} {:>11} {:>9} {:>8} {:>10} {:>10} {:>9} '
-        '{:>9}'.format('L', 'xla', 'z2', 'fourier', 'first step', 's/step',
+  print('{:>10} {:>4} {:>6} {:>12} {:>7} {:>11} {:>9} {:>8} {:>10} {:>10} '
+        '{:>9} {:>9}'.format('flow', 'L', 'jit', 'z2', 'fourier',
+                             'first step', 's/step',
                        'steps/s',
                        'vs PyTorch', 'GFLOP/step', 'bound s', 'peak MiB'))
   for size in (int(s) for s in _LATTICE_SIZES.value):
-    for jit in _JIT.value:
-      for z2, fourier in itertools.product(_Z2.value, _FOURIER.value):
+    for flow, jit in itertools.product(_FLOWS.value, _JIT.value):
+      variants = (itertools.product(_Z2.value, _FOURIER.value)
+                  if flow == 'neural_rg' else [('odd', 'true')])
+      for z2, fourier in variants:
         env = dict(os.environ)
         if _PROFILE.value:
           env['XLA_FLAGS'] = (env.get('XLA_FLAGS', '') +
                               ' --xla_cpu_enable_xprof_traceme=true')
         out = subprocess.run(
             [sys.executable, __file__,
-             '--child={},{},{},{}'.format(size, jit, z2, fourier),
+             '--child={},{},{},{},{}'.format(flow, size, jit, z2, fourier),
              '--steps={}'.format(_STEPS.value),
+             '--continuous_features={}'.format(_CONTINUOUS_FEATURES.value),
+             '--continuous_steps={}'.format(_CONTINUOUS_STEPS.value),
              '--batch_size={}'.format(_BATCH_SIZE.value),
              '--profile={}'.format(_PROFILE.value)],
             capture_output=True, text=True, check=True, env=env)
@@ -219,10 +272,11 @@ def main(argv):
         reference = PYTORCH_SECONDS_PER_STEP.get(size)
         speedup = ('{:.1f}x'.format(reference / row['seconds_per_step'])
                    if reference and _BATCH_SIZE.value == 512 and
-                   z2 == 'mixture' and fourier == 'false' else '-')
-        print(('{:>4} {:>6} {:>12} {:>7} {:>10.1f}s {:>9.4f} {:>8.2f} {:>10} '
-               '{:>10.2f} {:>9.4f} {:>9.0f}').format(
-                   size, jit, z2, fourier, row['first_step_seconds'],
+                   flow == 'neural_rg' and z2 == 'mixture' and
+                   fourier == 'false' else '-')
+        print(('{:>10} {:>4} {:>6} {:>12} {:>7} {:>10.1f}s {:>9.4f} {:>8.2f} '
+               '{:>10} {:>10.2f} {:>9.4f} {:>9.0f}').format(
+                   flow, size, jit, z2, fourier, row['first_step_seconds'],
                    row['seconds_per_step'], row['steps_per_second'], speedup,
                    row['gflop_per_step'], row['gflop_per_step'] / gflops,
                    row['peak_rss_mib']), flush=True)

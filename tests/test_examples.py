@@ -255,12 +255,14 @@ def test_train_phi4_checks_flags_before_any_work(flag, message, tmp_path):
                       '--num_burnin_steps', '--kernel')),
     ('rg_analysis', ('--model_dir', '--output_dir', '--num_samples',
                      '--num_burnin_steps')),
-    ('benchmarks/train_step', ('--lattice_sizes', '--steps', '--jit')),
+    ('benchmarks/train_step', ('--lattice_sizes', '--steps', '--jit',
+                               '--flows')),
     ('benchmarks/accelerator', ('--lattice_sizes', '--jit')),
     ('benchmarks/sampling', ('--model_dirs', '--seconds', '--num_chains')),
     ('benchmarks/phi4', ('--model_dirs', '--seconds', '--num_chains')),
     ('benchmarks/continuous_solver', ('--lattice_size', '--num_steps')),
-    ('benchmarks/trajectory', ('--model_dirs', '--output', '--target_gap')),
+    ('benchmarks/trajectory', ('--model_dirs', '--output', '--target_gap',
+                                '--target_ess')),
 ])
 def test_help_exits_0_and_lists_the_core_flags(script, flags):
   done = helpers.run_example(script, '--help')
