@@ -17,8 +17,8 @@ last half (of the gap, and of `sigma^2`), is printed beside it. A run started
 from a parent (`--init_from`) is shifted right by its parents' training time,
 so that transfer is charged its cost.
 
-  python benchmarks/trajectory.py --model_dirs=runs/L16,runs/L32 \
-      --output=docs/images/ising_trajectory.png
+  python benchmarks/trajectory.py --model_dirs=runs/L16,runs/L32 --target_ess=0.3 \
+      --output=docs/images/flow_trajectories.png
 """
 
 import collections
@@ -104,15 +104,15 @@ def trajectory(model_dir):
 
 def crossing(minutes, values, target):
   """Minutes at which the last half's log-linear trend of the positive
-  `values` falls to `target` (`inf` if it does not fall, `nan` if too few
-  points); `-inf` if the last value is there already."""
+  `values` falls to `target`: `-inf` if the trend is there by the last point,
+  `inf` if it does not fall, `nan` with fewer than 3 points."""
   late = slice(len(minutes) // 2, None)
   positive = (values[late] > 0) & np.isfinite(values[late])
   if positive.sum() < 3:
     return math.nan
   slope, intercept = np.polyfit(minutes[late][positive],
                                 np.log(values[late][positive]), 1)
-  if values[-1] <= target:
+  if intercept + slope * minutes[-1] <= math.log(target):
     return -math.inf
   if slope >= 0:
     return math.inf

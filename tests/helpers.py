@@ -1,5 +1,6 @@
 """Helpers shared by the tests."""
 
+import glob
 import itertools
 import os
 import subprocess
@@ -9,6 +10,17 @@ import numpy as np
 import tensorflow as tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# The Markdown files of docs/, relative to ROOT.
+DOCS = sorted(os.path.relpath(path, ROOT) for path in glob.glob(
+    os.path.join(ROOT, 'docs', '**', '*.md'), recursive=True))
+
+
+def read(document):
+  """The text of `document`, a path relative to ROOT."""
+  with open(os.path.join(ROOT, document)) as f:
+    return f.read()
+
 
 # `examples/train_ising.py` flags for a run of seconds (L = 4, 30 steps,
 # mode-covering).

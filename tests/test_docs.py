@@ -1,10 +1,52 @@
-"""The API reference builds from the docstrings (pdoc, the `docs` extra)."""
+"""The docs: their Python examples run as written, docs/api.md names every
+public name, and the API reference builds from the docstrings (pdoc, the
+`docs` extra)."""
 
 import os
+import re
 import subprocess
 import sys
 
+import pytest
+
 import helpers
+
+
+def python_blocks():
+  """`(document, index, code)` of every ```python block of the docs (the
+  README's one block, the quickstart, has a test of its own)."""
+  return [(document, index, code) for document in helpers.DOCS
+          for index, code in enumerate(re.findall(
+              r'```python\n(.*?)```', helpers.read(document),
+              flags=re.DOTALL))]
+
+
+def test_api_page_documents_the_public_api():
+  """Every public name of `tfp_nrg` and its subpackages is in docs/api.md."""
+  import tfp_nrg  # pylint: disable=g-import-not-at-top
+  api = helpers.read(os.path.join('docs', 'api.md'))
+  missing = [name for name in tfp_nrg.__all__ if '`{}'.format(name) not in
+             api and '.{}'.format(name) not in api]
+  for module in ('adaptation', 'bijectors', 'distributions', 'evaluation',
+                 'mcmc', 'runs', 'targets', 'training', 'checkpoints',
+                 'hooks', 'stats', 'observables', 'rg', 'transfer'):
+    missing += ['{}.{}'.format(module, name)
+                for name in getattr(tfp_nrg, module).__all__
+                if '{}.{}'.format(module, name) not in api]
+  assert not missing, 'docs/api.md does not mention {}'.format(missing)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('document,index,code', python_blocks(),
+                         ids=lambda v: v if isinstance(v, (str, int)) and
+                         not str(v).startswith(('import', '\n')) else '')
+def test_docs_example_runs(document, index, code, tmp_path):
+  del index  # In the test's id.
+  done = subprocess.run(
+      [sys.executable, '-c', code], cwd=tmp_path, capture_output=True,
+      text=True, timeout=600, check=False,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+  assert done.returncode == 0, '{}: {}'.format(document, done.stderr[-3000:])
 
 
 def test_api_reference_builds(tmp_path):
