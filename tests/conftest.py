@@ -1,6 +1,8 @@
 """Shared test set-up: quiet TensorFlow, two logical CPUs, a trained run."""
 
+import fcntl
 import os
+import subprocess
 
 import pytest
 
@@ -44,11 +46,27 @@ def trained_example_run(tmp_path_factory):
   """`examples/train_ising.py` with tiny flags (L = 4, 30 steps), run once.
 
   Returns a `dict` with `model_dir`, `metrics_out` and the finished process.
+  Under pytest-xdist the workers share one run (the first to take the lock
+  trains; the others wait and read it), so the tests must not write to it.
   """
-  root = tmp_path_factory.mktemp('train_ising')
+  root = tmp_path_factory.getbasetemp()
+  if os.environ.get('PYTEST_XDIST_WORKER'):
+    root = root.parent  # This pytest run's directory, shared by its workers.
+  root = root / 'train_ising'
   model_dir, metrics_out = root / 'model', root / 'metrics.json'
-  done = helpers.run_example('train_ising', *helpers.TRAIN_FLAGS,
-                             '--model_dir={}'.format(model_dir),
-                             '--metrics_out={}'.format(metrics_out))
-  assert done.returncode == 0, done.stderr[-3000:]
-  return dict(model_dir=model_dir, metrics_out=metrics_out, process=done)
+  outputs = [root / name for name in ('stdout', 'stderr', 'returncode')]
+  root.mkdir(exist_ok=True)
+  with open(root / 'lock', 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # Released when the file closes.
+    if not outputs[-1].exists():
+      done = helpers.run_example('train_ising', *helpers.TRAIN_FLAGS,
+                                 '--model_dir={}'.format(model_dir),
+                                 '--metrics_out={}'.format(metrics_out))
+      for path, value in zip(outputs, (done.stdout, done.stderr,
+                                       done.returncode)):
+        path.write_text(str(value))
+  stdout, stderr, returncode = (path.read_text() for path in outputs)
+  assert returncode == '0', stderr[-3000:]
+  return dict(model_dir=model_dir, metrics_out=metrics_out,
+              process=subprocess.CompletedProcess(
+                  'train_ising', int(returncode), stdout, stderr))

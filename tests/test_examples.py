@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -104,8 +105,10 @@ def test_train_example_refuses_a_directory_of_user_files(tmp_path):
 
 
 @pytest.mark.slow
-def test_train_example_reruns_never_overwrite_metrics(trained_example_run):
-  model_dir = trained_example_run['model_dir']
+def test_train_example_reruns_never_overwrite_metrics(trained_example_run,
+                                                     tmp_path):
+  model_dir = tmp_path / 'run'  # A copy: the run is shared by other tests.
+  shutil.copytree(trained_example_run['model_dir'], model_dir)
   done = helpers.run_example(
       'train_ising', *helpers.TRAIN_FLAGS, '--model_dir={}'.format(model_dir),
       '--metrics_out={}'.format(trained_example_run['metrics_out']))
@@ -292,7 +295,7 @@ def test_train_phi4_with_a_continuous_flow_reports_its_integration_error(
   assert metrics['free_energy_bound'] > -metrics['exact_log_z'] - 4. * (
       metrics['free_energy_bound_stderr'])
 
-@pytest.mark.parametrize('flags,expected', [
+DEFAULTS_BY_FLAGS = [
     ((), dict(flow='continuous', z2='equivariant', continuous_features=8,
               continuous_steps=10, num_steps=1000)),
     (('--flow=neural_rg',), dict(flow='neural_rg', z2='mixture',
@@ -301,20 +304,30 @@ def test_train_phi4_with_a_continuous_flow_reports_its_integration_error(
      dict(flow='neural_rg', z2='none', num_steps=7)),
     (('--continuous_features=4',), dict(flow='continuous',
                                         continuous_features=4)),
-])
-def test_training_defaults_follow_the_flow(flags, expected):
+]
+
+
+def test_training_defaults_follow_the_flow():
   """The examples' default flow is the continuous one, with the settings it
-  was measured with; a flag given wins over the flow's default."""
-  code = ('import sys; sys.path.insert(0, "examples"); import training_flags; '
-          'from absl import flags; flags.FLAGS(sys.argv); '
-          'print(training_flags.run_config().to_json())')
-  done = subprocess.run([sys.executable, '-c', code, *flags],
-                        cwd=helpers.ROOT, capture_output=True, text=True,
-                        timeout=300, check=False)
+  was measured with; a flag given wins over the flow's default. (One process
+  parses each command line in turn.)"""
+  code = ('import json, sys; sys.path.insert(0, "examples"); '
+          'import training_flags; from absl import flags\n'
+          'for argv in json.loads(sys.argv[1]):\n'
+          '  flags.FLAGS.unparse_flags(); flags.FLAGS(["x"] + argv)\n'
+          '  print(training_flags.run_config().to_json().replace("\\n", ""))')
+  done = subprocess.run(
+      [sys.executable, '-c', code,
+       json.dumps([list(flags) for flags, _ in DEFAULTS_BY_FLAGS])],
+      cwd=helpers.ROOT, capture_output=True, text=True, timeout=300,
+      check=False)
   assert done.returncode == 0, done.stderr[-2000:]
-  record = json.loads(done.stdout[done.stdout.index('{'):])
-  assert {k: record.get(k, 'neural_rg' if k == 'flow' else None)
-          for k in expected} == expected
+  records = [json.loads(line) for line in done.stdout.splitlines()
+             if line.startswith('{')]
+  assert len(records) == len(DEFAULTS_BY_FLAGS)
+  for record, (flags, expected) in zip(records, DEFAULTS_BY_FLAGS):
+    assert {k: record.get(k, 'neural_rg' if k == 'flow' else None)
+            for k in expected} == expected, flags
 
 
 if __name__ == '__main__':
