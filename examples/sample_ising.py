@@ -11,7 +11,8 @@ Kernels (`--kernel`):
                  independence proposal from the flow (the default);
   independence   independence Metropolis with the flow alone;
   local          the dual spin kernel alone (x -> s -> sweeps -> x), no flow;
-  latent_hmc     adaptive HMC in the flow's latent space.
+  latent_hmc     adaptive HMC in the flow's latent space (for a continuous
+                 flow, exact only up to its integration error in ln q).
 
 With `--adapt_steps=N`, the flow is first fitted to its own chains (flowMC's
 training phase): `--num_chains` global-local chains run `--num_burnin_steps`
@@ -33,7 +34,6 @@ from the run's configuration); `--temperature` may differ only with
 import json
 import time
 
-from absl import app
 from absl import flags
 from absl import logging
 import tensorflow as tf
@@ -158,10 +158,13 @@ def chains_fn(kernel, model, target, seeds, num_steps=None):
         target.log_prob, model, num_chains, num_steps, _NUM_BURNIN.value,
         seed=seeds[0], return_non_finite=True)
   if kernel == 'latent_hmc':
-    flow = tfp_nrg.distributions.flow_of(model)
+    # The flow x = g(z) of any run (inside the Z2 mixture, if any): latent
+    # and physical fields have the same shape.
+    flow = (model.distribution if isinstance(model, tfp_nrg.Symmetrized)
+            else model).bijector
     latent = tf.random.stateless_normal(
-        [num_chains, flow.lattice_size, flow.lattice_size], seed=seeds[1],
-        dtype=flow.dtype)
+        [num_chains] + model.event_shape.as_list(), seed=seeds[1],
+        dtype=model.dtype)
     return lambda: tfp_nrg.mcmc.sample_latent_hmc(
         target.log_prob, flow, latent, num_steps, _NUM_BURNIN.value,
         seed=seeds[3])
@@ -211,11 +214,6 @@ def main(argv):
   run = tfp_nrg.runs.load(_MODEL_DIR.value, temperature=_TEMPERATURE.value,
                           target='dual_ising')
   model, target = run.model, run.target
-  if run.config.flow != 'neural_rg' and 'latent_hmc' in (
-      _KERNEL.value, 'latent_hmc' if _LATENT_HMC.value else None):
-    raise app.UsageError('Latent HMC runs in a NeuralRG\'s latent space; {!r} '
-                         'holds a {!r} flow.'.format(_MODEL_DIR.value,
-                                                     run.config.flow))
   if target.temperature != run.config.temperature and not _ALLOW_OTHER_T.value:
     raise ValueError(
         'The model in {!r} was trained at T = {}, not {}; pass '
