@@ -209,8 +209,7 @@ class GlobalLocal(tfp.mcmc.TransitionKernel):
       `(next_state, GlobalLocalResults)`.
     """
     with tf.name_scope(self.name or 'global_local'):
-      state, was_list = kernels.single_part(current_state)
-      state = kernels.check_state(state, self.proposal)
+      state, was_list = kernels.checked_state(current_state, self.proposal)
       seeds = tfp.random.split_seed(tfp.random.sanitize_seed(seed),
                                     n=self.num_local_steps + 2)
       local_results = previous_kernel_results.inner_results
@@ -251,8 +250,7 @@ class GlobalLocal(tfp.mcmc.TransitionKernel):
   def bootstrap_results(self, init_state):
     """The local kernel's results, `ln pi` and `ln q` of the initial state."""
     with tf.name_scope(self.name or 'global_local'):
-      init_state = kernels.check_state(kernels.single_part(init_state)[0],
-                                       self.proposal)
+      init_state, _ = kernels.checked_state(init_state, self.proposal)
       log_pi = self.target_log_prob_fn(init_state)
       log_q = self.proposal.log_prob(init_state)
       return GlobalLocalResults(

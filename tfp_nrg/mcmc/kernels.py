@@ -54,8 +54,25 @@ def check_proposal(proposal, target_log_prob_fn):
   checks.check_distribution(proposal, 'proposal')
 
 
-def check_state(state, proposal):
-  """`state` as a tensor of `proposal`'s dtype and `[chains..., event]`."""
+def checked_state(state, proposal):
+  """`(state, was_list)`: a one-part state as a tensor of `proposal`'s dtype
+  and shape `[chains..., event]`, unwrapped if given as a list.
+
+  TFP kernels take a state as a `Tensor` or a list of parts, and wrappers
+  such as `tfp.mcmc.ReplicaExchangeMC` pass a one-part state as a list; a
+  flow proposes one part.
+
+  Raises:
+    ValueError: for a state of several parts, or of the wrong shape.
+    TypeError: for a state of another dtype than the proposal's.
+  """
+  was_list = isinstance(state, (list, tuple))
+  if was_list:
+    if len(state) != 1:
+      raise ValueError('`current_state` must be one Tensor (or a list of '
+                       'one): a flow proposal has one state part; got {} '
+                       'parts.'.format(len(state)))
+    state = state[0]
   state = tf.convert_to_tensor(state, dtype_hint=proposal.dtype,
                                name='current_state')
   if state.dtype != proposal.dtype:
@@ -69,30 +86,11 @@ def check_state(state, proposal):
     raise ValueError('`current_state` must have shape [chains..., {}] (the '
                      'proposal\'s event); got {}.'.format(
                          ', '.join(map(str, event_shape)), state.shape))
-  return state
-
-
-def single_part(state):
-  """`(state, was_list)`: a one-part state, unwrapped if given as a list.
-
-  TFP kernels take a state as a `Tensor` or a list of parts, and wrappers
-  such as `tfp.mcmc.ReplicaExchangeMC` pass a one-part state as a list; a
-  flow proposes one part.
-
-  Raises:
-    ValueError: for a state of several parts.
-  """
-  if isinstance(state, (list, tuple)):
-    if len(state) != 1:
-      raise ValueError('`current_state` must be one Tensor (or a list of '
-                       'one): a flow proposal has one state part; got {} '
-                       'parts.'.format(len(state)))
-    return state[0], True
-  return state, False
+  return state, was_list
 
 
 def as_given(state, was_list):
-  """`state` in the structure `single_part` unwrapped it from."""
+  """`state` in the structure `checked_state` unwrapped it from."""
   return [state] if was_list else state
 
 
@@ -187,8 +185,7 @@ class UncalibratedIndependenceMetropolis(tfp.mcmc.TransitionKernel):
       `(proposed_state, UncalibratedIndependenceMetropolisResults)`.
     """
     with tf.name_scope(self.name or 'independence_metropolis'):
-      current_state, was_list = single_part(current_state)
-      current_state = check_state(current_state, self.proposal)
+      current_state, was_list = checked_state(current_state, self.proposal)
       seed = tfp.random.sanitize_seed(seed)
       proposed, proposed_log_q = self.proposal.experimental_sample_and_log_prob(
           chains_shape(current_state, self.proposal), seed=seed)
@@ -216,7 +213,7 @@ class UncalibratedIndependenceMetropolis(tfp.mcmc.TransitionKernel):
     (every step from it is flagged `non_finite` and rejected).
     """
     with tf.name_scope(self.name or 'independence_metropolis'):
-      init_state = check_state(single_part(init_state)[0], self.proposal)
+      init_state, _ = checked_state(init_state, self.proposal)
       target_log_prob = self.target_log_prob_fn(init_state)
       proposal_log_prob = self.proposal.log_prob(init_state)
       return UncalibratedIndependenceMetropolisResults(
