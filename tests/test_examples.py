@@ -295,6 +295,7 @@ def test_train_phi4_with_a_continuous_flow_reports_its_integration_error(
   assert metrics['free_energy_bound'] > -metrics['exact_log_z'] - 4. * (
       metrics['free_energy_bound_stderr'])
 
+
 DEFAULTS_BY_FLAGS = [
     ((), dict(flow='continuous', z2='equivariant', continuous_features=8,
               continuous_steps=10, num_steps=1000)),
