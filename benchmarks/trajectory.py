@@ -139,7 +139,7 @@ def main(argv):
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
-  figure, (gap_axes, ess_axes) = pyplot.subplots(1, 2, figsize=(11, 4))
+  figure, (gap_axes, ess_axes) = pyplot.subplots(1, 2, figsize=(13, 5))
   print('{:<24} {:>10} {:>3} {:>7} {:>10} {:>11} {:>9} {:>9} {:>11}'.format(
       'run', 'target', 'L', 'minutes', 'last gap/N', 'gap target',
       'ESS est.', 'ESS eval', 'ESS target'))
@@ -148,8 +148,11 @@ def main(argv):
     config = run.config
     offset = parents_minutes(config)
     minutes = run.minutes + offset
-    label = '{} L = {} ({})'.format(config.target, config.lattice_size,
-                                    config.flow)
+    label = '{} L = {} ({}{}): {}'.format(
+        config.target, config.lattice_size, config.flow,
+        ', {} features'.format(config.continuous_features)
+        if config.continuous_features is not None else '',
+        os.path.basename(os.path.normpath(model_dir)))
     gap_cross = math.nan
     if run.gaps is not None:
       gap_cross = crossing(run.minutes, run.gaps, _TARGET_GAP.value) + offset
@@ -180,7 +183,7 @@ def main(argv):
   for axes in (gap_axes, ess_axes):
     axes.set_xlabel('training wall time (minutes; transfer: from the parent)')
     if axes.get_legend_handles_labels()[0]:
-      axes.legend(fontsize='small')
+      axes.legend(fontsize='x-small')
   figure.tight_layout()
   os.makedirs(os.path.dirname(os.path.abspath(_OUTPUT.value)), exist_ok=True)
   figure.savefig(_OUTPUT.value, dpi=100)

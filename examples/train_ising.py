@@ -260,6 +260,9 @@ def main(argv):
 
   start = time.time()
   evaluation_seed = tf.random.experimental.stateless_fold_in(trainer.seed, -1)
+  model, evaluation_figures = training_flags.evaluation_model(
+      model, config, model_dir,
+      tf.random.experimental.stateless_fold_in(evaluation_seed, 2))
   eval_samples, target_samples = evaluation_budget()
   print('Evaluating: {}{} draws of the model...'.format(
       '{} draws of pi ({} sweeps each), then '.format(
@@ -304,7 +307,7 @@ def main(argv):
       evaluation_seconds=time.time() - start, non_finite_figures=non_finite,
       eval_samples=eval_samples, target_samples=target_samples,
       model_dir=model_dir, samples_png=picture, config=config.to_dict(),
-      **training_figures)
+      **training_figures, **evaluation_figures)
   training_flags.write_metrics(metrics_out, output, picture)
 
 

@@ -143,6 +143,9 @@ def main(argv):
 
   evaluation_seed, chain_seed, picture_seed = tfp.random.split_seed(
       tf.random.experimental.stateless_fold_in(trainer.seed, -1), n=3)
+  model, evaluation_figures = training_flags.evaluation_model(
+      model, config, model_dir,
+      tf.random.experimental.stateless_fold_in(evaluation_seed, 2))
   eval_samples = training_flags.eval_samples()
   results = tfp_nrg.evaluation.evaluate(
       model, target.log_prob, eval_samples, seed=evaluation_seed,
@@ -209,7 +212,7 @@ def main(argv):
       train_seconds=result.train_seconds, eval_samples=eval_samples,
       non_finite_figures=tfp_nrg.evaluation.non_finite(results),
       model_dir=model_dir, samples_png=picture, config=config.to_dict(),
-      **training_figures)
+      **training_figures, **evaluation_figures)
   training_flags.write_metrics(metrics_out, figures, picture)
 
 

@@ -132,6 +132,22 @@ def test_runs_of_either_flow_resume_load_and_export(flow, tmp_path):
   np.testing.assert_allclose(sampler.log_prob(x)['log_prob'],
                              run.model.log_prob(tf.identity(x)), rtol=1e-5)
   assert np.ptp(run.model.log_prob(x)) > 0.
+  # Loaded with twice the steps: the same weights (made far from the
+  # identity, in both), so |ln q(2) - ln q(4)| is the flow's own integration
+  # error.
+  refined = tfp_nrg.runs.load(model_dir, continuous_steps=4)
+  assert refined.config.continuous_steps == 4
+  for a, b in zip(refined.model.trainable_variables,
+                  run.model.trainable_variables):
+    np.testing.assert_array_equal(a, b)
+  for model in (run.model, refined.model):
+    helpers.randomize_variables(model, scale=0.2, seed=3)
+  x = run.model.sample(3, seed=(1, 2))
+  error = tfp_nrg.distributions.integration_error(run.model, 3, seed=(1, 2))
+  assert np.min(error) > 1e-3
+  np.testing.assert_allclose(
+      tf.abs(refined.model.log_prob(tf.identity(x)) -
+             run.model.log_prob(tf.identity(x))), error, rtol=1e-2)
 
 
 def test_any_lattice_size_composes_after_a_fourier_scale():

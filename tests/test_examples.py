@@ -239,6 +239,7 @@ def test_train_phi4_example_end_to_end(tmp_path):
     ('--lam=-1', '`lam` must be non-negative'),
     ('--sample_steps=5', '--sample_steps must be at least 20'),
     ('--lattice_size=6', 'power of two'),
+    ('--eval_continuous_steps=4', 'applies to the continuous and hybrid'),
 ])
 def test_train_phi4_checks_flags_before_any_work(flag, message, tmp_path):
   done = helpers.run_example('train_phi4', '--flow=neural_rg',
@@ -255,7 +256,7 @@ def test_train_phi4_checks_flags_before_any_work(flag, message, tmp_path):
                     '--model_dir', '--flow', '--init_from', '--lam',
                     '--num_burnin_steps')),
     ('sample_ising', ('--model_dir', '--num_chains', '--num_steps',
-                      '--num_burnin_steps', '--kernel')),
+                      '--num_burnin_steps', '--kernel', '--continuous_steps')),
     ('rg_analysis', ('--model_dir', '--output_dir', '--num_samples',
                      '--num_burnin_steps')),
     ('benchmarks/train_step', ('--lattice_sizes', '--steps', '--jit',
@@ -292,6 +293,10 @@ def test_train_phi4_with_a_continuous_flow_reports_its_integration_error(
   assert metrics['config']['flow'] == 'continuous'
   assert 0. <= metrics['integration_error'] < 0.01
   assert 'continuous-flow integration error in ln q' in done.stdout
+  # Evaluated at twice the training steps, with the error at those.
+  assert 'Evaluating with 6 Runge-Kutta steps' in done.stdout
+  assert metrics['eval_continuous_steps'] == 6
+  assert 0. <= metrics['eval_integration_error'] < 0.01
   assert metrics['free_energy_bound'] > -metrics['exact_log_z'] - 4. * (
       metrics['free_energy_bound_stderr'])
 

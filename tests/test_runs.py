@@ -175,6 +175,8 @@ def test_train_then_load(tmp_path):
   assert runs.load(model_dir, temperature=3.).target.temperature == 3.
   with pytest.raises(ValueError, match='temperature'):
     runs.load(model_dir, temperature=-1.)
+  with pytest.raises(ValueError, match='NeuralRG run, which has no continuous'):
+    runs.load(model_dir, continuous_steps=20)
 
 
 def test_beta_annealing_run_builds_its_schedule():
