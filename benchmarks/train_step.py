@@ -6,7 +6,8 @@ Z2 symmetry as the `Symmetrized` mixture (an extra inverse pass for q(-x)) or
 as an equivariant flow (`neural_rg(z2_equivariant=True)`, one pass), and
 with or without a `FourierScale` at the flow's physical end; and the
 equivariant continuous flow (`--flows=continuous`: a `FourierScale`, then
-`--continuous_features` sine features integrated by `--continuous_steps`
+`--continuous_features` sine features, and a hidden layer of
+`--continuous_channels` channels if not 0, integrated by `--continuous_steps`
 RK4 steps, as the Ising example's default; odd, so one pass). Each
 configuration runs in a fresh subprocess so that its peak resident memory
 (ru_maxrss) is its own.
@@ -20,7 +21,10 @@ evaluation of its vector field (4 per RK4 step) and per field of `N = L^2`
 sites: `K + 2` real 2-D FFTs at `2.5 N log2 N` each (the features' and the
 velocity's), the spectral products and the sum over features, the features
 and their slopes (a sine or cosine counted as one operation, so the bound is
-low); and the Fourier scale's two FFTs.
+low); with `C` hidden channels, `3 C + K + 1` FFTs more (the hidden layer's,
+its activation's and slope's, and the diagonal's), the products of the
+`C x (K + 1)` hidden and product kernels, the tanh and its slope; and the
+Fourier scale's two FFTs.
 
   python benchmarks/train_step.py [--lattice_sizes=8,16] [--steps=30] \
       [--flows=neural_rg,continuous] [--z2=mixture,equivariant] \
@@ -61,6 +65,8 @@ _CONTINUOUS_FEATURES = flags.DEFINE_integer(
     'continuous_features', 8, 'Sine features K of the continuous flow.')
 _CONTINUOUS_STEPS = flags.DEFINE_integer(
     'continuous_steps', 10, 'RK4 steps of the continuous flow.')
+_CONTINUOUS_CHANNELS = flags.DEFINE_integer(
+    'continuous_channels', 0, 'Hidden channels C of the continuous flow.')
 _LATTICE_SIZES = flags.DEFINE_list('lattice_sizes', ['8', '16'],
                                    'Lattice sizes L.')
 _STEPS = flags.DEFINE_integer('steps', 30, 'Timed steps per configuration.')
@@ -88,6 +94,7 @@ flag_checks.check_each('fourier_scale', flag_checks.one_of(('false', 'true')))
 flag_checks.at_least('steps', 1)
 flag_checks.at_least('continuous_features', 0)
 flag_checks.at_least('continuous_steps', 1)
+flag_checks.at_least('continuous_channels', 0)
 NUM_COUPLINGS, HIDDEN_UNITS = 10, (10, 10, 10)
 
 PYTORCH_SECONDS_PER_STEP = {8: 1.17, 16: 3.3}
@@ -101,7 +108,8 @@ def flow_flops_per_sample(flow):
   return sum(per_patch * layer.num_patches for layer in flow.layers)
 
 
-def continuous_flops_per_sample(lattice_size, num_features, num_steps):
+def continuous_flops_per_sample(lattice_size, num_features, num_steps,
+                                num_channels):
   """Operations of one pass of the Fourier scale and the continuous flow."""
   sites = lattice_size**2
   fft = 2.5 * sites * math.log2(sites)
@@ -110,6 +118,12 @@ def continuous_flops_per_sample(lattice_size, num_features, num_steps):
            + 2 * channels * sites         # Products with the real spectra.
            + 2 * channels * sites         # Their sum, and the diagonal's.
            + 4 * num_features * sites)    # sin, cos and their arguments.
+  if num_channels:
+    field += ((3 * num_channels + channels) * fft   # The hidden layer's.
+              + 8 * num_channels * channels * sites  # Two C x (K + 1) products.
+              + 4 * num_channels * sites             # U_c's product and sum.
+              + 4 * num_channels * sites             # tanh and its slope.
+              + channels * sites)                    # The diagonal's sum.
   return 4 * num_steps * field + 2 * fft
 
 
@@ -181,9 +195,11 @@ def build(flow, lattice_size, z2, fourier_scale):
     model = tfp_nrg.distributions.continuous_flow(
         lattice_size, fourier_scale=True,
         num_features=_CONTINUOUS_FEATURES.value,
+        num_channels=_CONTINUOUS_CHANNELS.value,
         num_steps=_CONTINUOUS_STEPS.value, dtype=tf.float32)
     return model, 3 * continuous_flops_per_sample(
-        lattice_size, _CONTINUOUS_FEATURES.value, _CONTINUOUS_STEPS.value)
+        lattice_size, _CONTINUOUS_FEATURES.value, _CONTINUOUS_STEPS.value,
+        _CONTINUOUS_CHANNELS.value)
   model = tfp_nrg.neural_rg(
       lattice_size, num_couplings=NUM_COUPLINGS, hidden_units=HIDDEN_UNITS,
       z2_equivariant=z2 == 'equivariant', fourier_scale=fourier_scale,
@@ -265,6 +281,7 @@ def main(argv):
              '--steps={}'.format(_STEPS.value),
              '--continuous_features={}'.format(_CONTINUOUS_FEATURES.value),
              '--continuous_steps={}'.format(_CONTINUOUS_STEPS.value),
+             '--continuous_channels={}'.format(_CONTINUOUS_CHANNELS.value),
              '--batch_size={}'.format(_BATCH_SIZE.value),
              '--profile={}'.format(_PROFILE.value)],
             capture_output=True, text=True, check=True, env=env)

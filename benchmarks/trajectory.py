@@ -148,10 +148,12 @@ def main(argv):
     config = run.config
     offset = parents_minutes(config)
     minutes = run.minutes + offset
-    label = '{} L = {} ({}{}): {}'.format(
+    label = '{} L = {} ({}{}{}): {}'.format(
         config.target, config.lattice_size, config.flow,
         ', {} features'.format(config.continuous_features)
         if config.continuous_features is not None else '',
+        ', {} hidden channels'.format(config.continuous_channels)
+        if config.continuous_channels else '',
         os.path.basename(os.path.normpath(model_dir)))
     gap_cross = math.nan
     if run.gaps is not None:

@@ -167,8 +167,7 @@ def chains_fn(kernel, model, target, seeds, num_steps=None):
   if kernel == 'latent_hmc':
     # The flow x = g(z) of any run (inside the Z2 mixture, if any): latent
     # and physical fields have the same shape.
-    flow = (model.distribution if isinstance(model, tfp_nrg.Symmetrized)
-            else model).bijector
+    flow = tfp_nrg.distributions.unsymmetrized(model).bijector
     latent = tf.random.stateless_normal(
         [num_chains] + model.event_shape.as_list(), seed=seeds[1],
         dtype=model.dtype)

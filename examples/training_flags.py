@@ -58,6 +58,10 @@ CONTINUOUS_STEPS = flags.DEFINE_integer(
 CONTINUOUS_FEATURES = flags.DEFINE_integer(
     'continuous_features', None,
     'Sine features of the continuous flow (default 8).')
+CONTINUOUS_CHANNELS = flags.DEFINE_integer(
+    'continuous_channels', None,
+    'Channels of the continuous flow\'s hidden layer (non-linear mixing '
+    'across the lattice; default 0: none).')
 BATCH_SIZE = flags.DEFINE_integer('batch_size', 256, 'Draws per step.')
 NUM_STEPS = flags.DEFINE_integer(
     'num_steps', None, 'Training steps (default 1000 for the continuous flow, '
@@ -155,6 +159,7 @@ def run_config(**target_fields):
       beta_annealing=BETA_ANNEALING.value, seed=SEED.value, flow=FLOW.value,
       continuous_steps=CONTINUOUS_STEPS.value,
       continuous_features=flow_default(CONTINUOUS_FEATURES),
+      continuous_channels=CONTINUOUS_CHANNELS.value,
       init_from=INIT_FROM.value, **target_fields)
 
 

@@ -16,10 +16,19 @@ from tfp_nrg import bijectors
 tfd = tfp.distributions
 
 
-def random_flow(size, weight_scale, num_steps=10, num_features=4, seed=1):
-  return bijectors.ContinuousFlow(
-      size, num_features=num_features, num_steps=num_steps,
-      initial_weight_scale=weight_scale, dtype=tf.float64, seed=seed)
+def random_flow(size, weight_scale, num_steps=10, num_features=4, seed=1,
+                num_channels=0):
+  """A flow with random weights; a hidden layer's all random and non-zero
+  (`A_ck` of order 0.2, `U_c` of `weight_scale / 16`)."""
+  flow = bijectors.ContinuousFlow(
+      size, num_features=num_features, num_channels=num_channels,
+      num_steps=num_steps, initial_weight_scale=weight_scale,
+      dtype=tf.float64, seed=seed)
+  for i, weights in enumerate(flow.orbit_weights[1:]):
+    weights.assign(tf.random.stateless_normal(
+        weights.shape, seed=(seed, i), dtype=tf.float64) * (
+            weight_scale / 16. if i else 0.2))
+  return flow
 
 
 def standard_normal_model(bijector, size):
@@ -38,10 +47,10 @@ def test_offset_orbits_are_the_point_group_orbits():
 
 
 @functools.lru_cache()
-def flow_and_dense_log_det(size):
+def flow_and_dense_log_det(size, num_channels):
   """A random flow, fields, and the log-det of their dense Jacobians."""
   # Fine steps, so the Runge-Kutta map's Jacobian is the exact flow's.
-  flow = random_flow(size, 0.04, num_steps=30)
+  flow = random_flow(size, 0.04, num_steps=30, num_channels=num_channels)
   z = tf.random.stateless_normal([2, size, size], seed=(1, 2),
                                  dtype=tf.float64)
   return flow, z, helpers.forward_mode_log_det(flow.forward, z)
@@ -49,11 +58,11 @@ def flow_and_dense_log_det(size):
 
 # XLA at L = 4 only: compiling the 30-step solver at L = 6 as well costs 45 s
 # and exercises nothing L = 4 does not.
-@pytest.mark.parametrize('size,regime', [(4, 'eager'), (4, 'graph'),
-                                         (4, 'xla'), (6, 'eager'),
-                                         (6, 'graph')])
-def test_log_det_is_the_dense_jacobian(size, regime):
-  flow, z, dense = flow_and_dense_log_det(size)
+@pytest.mark.parametrize('size,regime,num_channels', [
+    (4, 'eager', 0), (4, 'graph', 0), (4, 'xla', 0), (6, 'eager', 0),
+    (6, 'graph', 0), (4, 'eager', 2), (4, 'xla', 2), (6, 'graph', 2)])
+def test_log_det_is_the_dense_jacobian(size, regime, num_channels):
+  flow, z, dense = flow_and_dense_log_det(size, num_channels)
   in_regime = helpers.in_regime(regime)
   x, log_det = in_regime(flow.forward_and_log_det, z)
   assert np.max(np.abs(x - z)) > 0.1   # A non-trivial map.
@@ -82,11 +91,24 @@ def test_integration_error_at_the_default_steps():
                          ids=['roll_0', 'roll_1', 'rot90', 'transpose',
                               'negate'])
 def test_the_density_has_the_lattice_symmetries(symmetry):
-  model = standard_normal_model(random_flow(6, 0.05, num_features=3), 6)
+  model = standard_normal_model(
+      random_flow(6, 0.05, num_features=3, num_channels=2), 6)
   x = tf.random.stateless_normal([3, 6, 6], seed=(5, 6), dtype=tf.float64)
   np.testing.assert_allclose(model.log_prob(symmetry(x)), model.log_prob(x),
                              atol=1e-6, rtol=0.)
   assert np.ptp(model.log_prob(x)) > 1.
+
+
+def test_the_hidden_layer_is_bounded():
+  """With kernels far above an L1 norm of 1, each channel adds at most 1 to
+  |v| (unbounded, these kernels make |v| about 3800)."""
+  flow = random_flow(6, 0., num_channels=2)
+  for i, weights in enumerate(flow.orbit_weights[1:]):
+    weights.assign(100. * tf.sign(tf.random.stateless_normal(
+        weights.shape, seed=(9, i), dtype=tf.float64)))
+  phi = tf.random.stateless_normal([4, 6, 6], seed=(7, 8), dtype=tf.float64)
+  velocity, _ = flow.vector_field(phi, 0.3)
+  assert 1e-3 < np.max(np.abs(velocity)) <= 2.
 
 
 def test_bad_input_is_refused_before_work():
@@ -94,23 +116,31 @@ def test_bad_input_is_refused_before_work():
     bijectors.ContinuousFlow(8, num_steps=0)
   with pytest.raises(ValueError, match='lattice_size'):
     bijectors.ContinuousFlow(1)
+  with pytest.raises(ValueError, match='num_channels'):
+    bijectors.ContinuousFlow(4, num_channels=-1)
   with pytest.raises(ValueError, match='continuous_flow'):
     bijectors.ContinuousFlow(4).forward(tf.zeros([2, 4, 6]))
   with pytest.raises(ValueError, match='continuous_steps'):
     tfp_nrg.runs.RunConfig(flow='continuous', continuous_steps=-1)
   with pytest.raises(ValueError, match='continuous_steps'):
     tfp_nrg.runs.RunConfig(continuous_steps=10)   # Not for 'neural_rg'.
+  with pytest.raises(ValueError, match='continuous_channels'):
+    tfp_nrg.runs.RunConfig(flow='continuous', continuous_channels=-1)
+  with pytest.raises(ValueError, match='continuous_channels'):
+    tfp_nrg.runs.RunConfig(continuous_channels=2)
   with pytest.raises(ValueError, match='fourier_scale.*inner'):
     tfp_nrg.distributions.continuous_flow(
         4, inner=bijectors.FourierScale(4), fourier_scale=True)
 
 
-@pytest.mark.parametrize('flow', ['continuous', 'hybrid'])
-def test_runs_of_either_flow_resume_load_and_export(flow, tmp_path):
+# The hybrid with a hidden layer, the continuous flow without.
+@pytest.mark.parametrize('flow,channels', [('continuous', 0), ('hybrid', 1)])
+def test_runs_of_either_flow_resume_load_and_export(flow, channels, tmp_path):
   config = tfp_nrg.runs.RunConfig(
       lattice_size=4, flow=flow, num_steps=4, batch_size=8, z2='equivariant',
       hidden_units=(4,), num_couplings=1, forward_kl_weight=0.,
-      continuous_steps=2, continuous_features=2)
+      continuous_steps=2, continuous_features=2,
+      continuous_channels=channels)
   model_dir = str(tmp_path / 'run')
   target, model = config.build_target(), config.build_model()
   trainer = config.build_trainer(model, target, jit_compile=False)
@@ -121,6 +151,7 @@ def test_runs_of_either_flow_resume_load_and_export(flow, tmp_path):
                      log_every=0).steps == 2
   record = json.loads((tmp_path / 'run' / 'tfp_nrg_run.json').read_text())
   assert record['flow'] == flow
+  assert record.get('continuous_channels') == (channels or None)
   run = tfp_nrg.runs.load(model_dir)
   assert run.step == 4 and run.config == config
   x = run.model.sample(3, seed=(1, 2))

@@ -105,10 +105,12 @@ def test_orbit_representative_is_the_sign_the_base_prefers():
   np.testing.assert_allclose(q.orbit_representative(-x), representative)
 
 
-def test_flow_of_finds_the_bijector():
+def test_flow_of_and_unsymmetrized_find_the_parts():
   q = tfp_nrg.neural_rg(4, architecture='tree', **SMALL)
   assert tfp_nrg.distributions.flow_of(q) is q.bijector
   assert tfp_nrg.distributions.flow_of(tfp_nrg.Symmetrized(q)) is q.bijector
+  assert tfp_nrg.distributions.unsymmetrized(tfp_nrg.Symmetrized(q)) is q
+  assert tfp_nrg.distributions.unsymmetrized(q) is q
 
 
 def test_symmetrized_rejects_bad_arguments():

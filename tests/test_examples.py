@@ -240,6 +240,7 @@ def test_train_phi4_example_end_to_end(tmp_path):
     ('--sample_steps=5', '--sample_steps must be at least 20'),
     ('--lattice_size=6', 'power of two'),
     ('--eval_continuous_steps=4', 'applies to the continuous and hybrid'),
+    ('--continuous_channels=2', '`continuous_channels` applies to the'),
 ])
 def test_train_phi4_checks_flags_before_any_work(flag, message, tmp_path):
   done = helpers.run_example('train_phi4', '--flow=neural_rg',
@@ -303,13 +304,15 @@ def test_train_phi4_with_a_continuous_flow_reports_its_integration_error(
 
 DEFAULTS_BY_FLAGS = [
     ((), dict(flow='continuous', z2='equivariant', continuous_features=8,
-              continuous_steps=10, num_steps=1000)),
+              continuous_steps=10, num_steps=1000, continuous_channels=None)),
     (('--flow=neural_rg',), dict(flow='neural_rg', z2='mixture',
                                  num_steps=6000)),
     (('--flow=neural_rg', '--z2=none', '--num_steps=7'),
      dict(flow='neural_rg', z2='none', num_steps=7)),
     (('--continuous_features=4',), dict(flow='continuous',
                                         continuous_features=4)),
+    (('--continuous_channels=3',), dict(flow='continuous',
+                                        continuous_channels=3)),
 ]
 
 

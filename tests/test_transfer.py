@@ -69,28 +69,27 @@ def test_a_transferred_start_is_better_than_scratch(parent_run):
       bounds[1].value), bounds
 
 
-def test_the_continuous_flow_kernel_is_copied_by_offset(tmp_path):
-  small = tfp_nrg.bijectors.ContinuousFlow(4, num_features=2,
-                                           initial_weight_scale=0.1, seed=3)
-  large = tfp_nrg.bijectors.ContinuousFlow(6, num_features=2)
-  parent = tfp_nrg.distributions.continuous_flow(4, num_features=2,
-                                                 fourier_scale=True)
-  model = tfp_nrg.distributions.continuous_flow(6, num_features=2,
-                                                fourier_scale=True)
-  parent.bijector.bijectors[0].kernel_weights.assign(small.kernel_weights)
+def test_the_continuous_flow_kernels_are_copied_by_offset():
+  def flow(size):
+    return tfp_nrg.distributions.continuous_flow(
+        size, num_features=2, num_channels=1, fourier_scale=True)
+  parent, model = flow(4), flow(6)
+  trained = parent.bijector.bijectors[0].orbit_weights
+  assert len(trained) == 3   # The linear kernel, A_ck and U_c.
+  helpers.randomize_variables(parent, scale=0.1, seed=3)
   copied = tfp_nrg.transfer.copy_weights(tfp_nrg.Symmetrized(model), parent)
   orbit4, _ = tfp_nrg.bijectors.offset_orbits(4)
   orbit6, count6 = tfp_nrg.bijectors.offset_orbits(6)
   # Offsets (a, b), 0 <= a <= b <= 2; and the spectrum.
   assert copied == dict(blocks=0, orbits=6, fourier_scale=True)
-  weights = model.bijector.bijectors[0].kernel_weights.numpy()
-  for a in range(3):
-    for b in range(3):
-      np.testing.assert_array_equal(weights[..., orbit6[a, b]],
-                                    small.kernel_weights[..., orbit4[a, b]])
-  assert not np.any(weights[..., orbit6[3, 3]])
-  assert count6 == 10 and large.kernel_weights.shape[-1] == count6
-  del tmp_path
+  for weights, source in zip(model.bijector.bijectors[0].orbit_weights,
+                             trained):
+    assert weights.shape[-1] == count6 == 10
+    for a in range(3):
+      for b in range(3):
+        np.testing.assert_array_equal(weights[..., orbit6[a, b]],
+                                      source[..., orbit4[a, b]])
+    assert np.any(weights) and not np.any(weights[..., orbit6[3, 3]])
 
 
 def test_a_transfer_between_architectures_is_refused_before_work(

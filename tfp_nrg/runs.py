@@ -51,7 +51,8 @@ Z2_SYMMETRIES = ('mixture', 'equivariant', 'none')
 # (`distributions.continuous_flow`), or the continuous flow at the physical
 # end of a NeuralRG (the hybrid).
 FLOWS = ('neural_rg', 'continuous', 'hybrid')
-_CONTINUOUS_DEFAULTS = dict(continuous_steps=10, continuous_features=16)
+_CONTINUOUS_DEFAULTS = dict(continuous_steps=10, continuous_features=16,
+                            continuous_channels=0)
 # Precisions of the conditioner networks; None: the model's dtype.
 CONDITIONER_DTYPES = (None, 'float16', 'bfloat16', 'float32', 'float64')
 GRADIENT_ESTIMATORS = {
@@ -90,8 +91,9 @@ class RunConfig:
   continuous flow, after a `FourierScale` if `fourier_scale`; any
   `lattice_size`, and the NeuralRG fields are not used) or `'hybrid'` (the
   continuous flow at the physical end of the NeuralRG); the continuous flow
-  has `continuous_steps` Runge-Kutta steps (default 10) and
-  `continuous_features` sine features (default 16), `None` for
+  has `continuous_steps` Runge-Kutta steps (default 10),
+  `continuous_features` sine features (default 16) and a hidden layer of
+  `continuous_channels` channels (default 0: none), `None` for
   `'neural_rg'`. `init_from` names the run directory a new run starts
   from (`transfer.start_from_parent`), at another lattice size or coupling.
   """
@@ -128,6 +130,7 @@ class RunConfig:
   flow: str = 'neural_rg'
   continuous_steps: Optional[int] = None
   continuous_features: Optional[int] = None
+  continuous_channels: Optional[int] = None
   init_from: Optional[str] = None
   version: int = FORMAT_VERSION
 
@@ -225,6 +228,8 @@ class RunConfig:
       checks.check_positive_int(self.continuous_steps, 'continuous_steps')
       checks.check_positive_int(self.continuous_features,
                                 'continuous_features', minimum=0)
+      checks.check_positive_int(self.continuous_channels,
+                                'continuous_channels', minimum=0)
     checks.check_lattice_size(self.lattice_size,
                               power_of_two=self.flow != 'continuous',
                               name='lattice_size')
@@ -277,6 +282,8 @@ class RunConfig:
     if self.flow == 'neural_rg':  # Likewise.
       for name in ('flow',) + tuple(_CONTINUOUS_DEFAULTS):
         del record[name]
+    elif not self.continuous_channels:  # As records from before the field.
+      del record['continuous_channels']
     if self.init_from is None:
       del record['init_from']
     return record
@@ -355,6 +362,7 @@ class RunConfig:
           self.lattice_size, inner=model and model.bijector,
           fourier_scale=self.fourier_scale and model is None,
           num_features=self.continuous_features,
+          num_channels=self.continuous_channels,
           num_steps=self.continuous_steps, dtype=self.tf_dtype,
           seed=self.seed)
     return distributions.Symmetrized(model) if self.z2 == 'mixture' else model

@@ -8,9 +8,10 @@ new one, and leaves the rest as initialised:
 - NeuralRG blocks: the block of scale `k` (its `r`-th disentangler or
   decimator) to the block of the same scale and place: the new lattice's
   extra, coarsest scale keeps its fresh blocks;
-- the continuous flow: its frequencies, and its kernel weights by orbit of
-  offsets, the orbit of `(a, b)` to the orbit of `(a, b)` (the kernel in
-  lattice units; offsets the smaller lattice lacks stay zero);
+- the continuous flow: its frequencies, and its kernel weights (its hidden
+  layer's too) by orbit of offsets, the orbit of `(a, b)` to the orbit of
+  `(a, b)` (the kernel in lattice units; offsets the smaller lattice lacks
+  stay zero);
 - the `FourierScale` spectrum, interpolated linearly in momentum on the
   periodic Brillouin zone.
 
@@ -40,7 +41,8 @@ __all__ = ['ARCHITECTURE_FIELDS', 'check_compatible', 'copy_weights',
 ARCHITECTURE_FIELDS = ('target', 'flow', 'architecture', 'repeat',
                        'share_across_scales', 'num_layers', 'num_couplings',
                        'hidden_units', 'z2', 'fourier_scale', 'dtype',
-                       'conditioner_dtype', 'continuous_features')
+                       'conditioner_dtype', 'continuous_features',
+                       'continuous_channels')
 
 
 def check_compatible(config, parent_config):
@@ -84,7 +86,7 @@ def _copy_blocks(hierarchy, parent):
 
 
 def _copy_continuous(flow, parent):
-  """Frequencies, and kernel weights orbit to orbit by offset."""
+  """Frequencies, and every kernel's weights orbit to orbit by offset."""
   flow.log_frequencies.assign(parent.log_frequencies)
   ours, count = bijectors.offset_orbits(flow.lattice_size)
   theirs, _ = bijectors.offset_orbits(parent.lattice_size)
@@ -99,9 +101,9 @@ def _copy_continuous(flow, parent):
       if (a, b) in source:
         mapping[ours[a, b]] = source[(a, b)]
   present = mapping >= 0
-  weights = tf.gather(parent.kernel_weights, np.maximum(mapping, 0), axis=-1)
-  flow.kernel_weights.assign(tf.where(present, weights,
-                                      tf.zeros_like(weights)))
+  for weights, trained in zip(flow.orbit_weights, parent.orbit_weights):
+    copied = tf.gather(trained, np.maximum(mapping, 0), axis=-1)
+    weights.assign(tf.where(present, copied, tf.zeros_like(copied)))
   return int(present.sum())
 
 

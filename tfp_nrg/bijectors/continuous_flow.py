@@ -18,11 +18,35 @@ is equivariant under translations, rotations and reflections of the lattice,
 and odd (`g(-z) = -g(z)`): over a standard normal it is a density invariant
 under all of them and under `phi -> -phi`, in one pass.
 
-Its divergence is exact and cheap, since only the kernel's zero-offset
-weight touches the diagonal of the Jacobian:
+That field is linear in the features: it mixes the lattice non-linearly only
+through `f_k` at single sites. With `num_channels = C > 0` it gains a
+hidden layer, a non-linear function of convolutions of the whole field,
+with kernels `A_ck` and `U_c` of the same form (tied on orbits, cosine modes
+in time):
 
 ```none
-div v(phi, t) = sum_x sum_k W_k(0, t) f_k'(phi_x),
+v(phi, t)_x += sum_c sum_y U_c(x - y, t) tanh(h_c(phi, t)_y),
+h_c(phi, t)_y = sum_k sum_z A_ck(y - z, t) f_k(phi_z),
+```
+
+still odd and equivariant. The output kernels `U_c` start at zero, so the
+flow starts as without them. Each `A_c.(., t)` (over features and offsets)
+and each `U_c(., t)` is divided by its L1 norm where that exceeds 1, so the
+layer adds at most `C` to `|v|` and at most `C max_k |f_k'|` to its
+Lipschitz constant: unbounded, reverse-KL training made the field stiff
+enough for the 10-step solver's error in `ln q` to reach 17 nats at L = 8,
+and the flow "learned" that error.
+
+Its divergence is exact and cheap. Only the kernel's zero-offset weight
+touches the diagonal of the Jacobian of the linear part; in the hidden
+layer, `A_ck(r) = A_ck(-r)` (every orbit holds `-r` with `r`), so the
+diagonal is one more convolution, of `tanh'(h_c)` with the product kernel
+`U_c A_ck`:
+
+```none
+dv_x / dphi_x = sum_k f_k'(phi_x) [W_k(0, t)
+                + sum_c sum_y U_c(x-y, t) A_ck(x-y, t) tanh'(h_c(phi, t)_y)],
+div v(phi, t) = sum_x dv_x / dphi_x,
 ln |det d phi(1) / d phi(0)| = int_0^1 div v(phi(t), t) dt.
 ```
 
@@ -40,7 +64,8 @@ error, as the flow's `ln q` is exact up to it.
 Example:
 
 ```python
-flow = tfp_nrg.bijectors.ContinuousFlow(8, num_features=8, num_steps=10)
+flow = tfp_nrg.bijectors.ContinuousFlow(8, num_features=8, num_channels=4,
+                                       num_steps=10)
 q = tfd.TransformedDistribution(
     tfd.Sample(tfd.Normal(0., 1.), [8, 8]), flow)
 x, log_q = q.experimental_sample_and_log_prob(16, seed=(1, 2))
@@ -78,14 +103,17 @@ def offset_orbits(lattice_size):
 class ContinuousFlow(one_pass.OnePassBijector):
   """`x = phi(1)`, `d phi / dt = v(phi, t)`, `phi(0) = z`; see the module."""
 
-  def __init__(self, lattice_size, *, num_features=16, num_time_modes=3,
-               num_steps=10, initial_weight_scale=0., dtype=tf.float32,
-               seed=0, validate_args=False, name='continuous_flow'):
+  def __init__(self, lattice_size, *, num_features=16, num_channels=0,
+               num_time_modes=3, num_steps=10, initial_weight_scale=0.,
+               dtype=tf.float32, seed=0, validate_args=False,
+               name='continuous_flow'):
     """Builds the flow.
 
     Args:
       lattice_size: Python `int` L >= 2 (any L, not only powers of two).
       num_features: Python `int` K >= 0, sine features besides `phi` itself.
+      num_channels: Python `int` C >= 0, channels of the hidden layer; 0
+        (the default): none, the field is linear in the features.
       num_time_modes: Python `int` B >= 1, cosine modes `cos(pi b t)` of the
         kernels' time dependence.
       num_steps: Python `int` >= 1, fixed Runge-Kutta steps over `[0, 1]`.
@@ -103,6 +131,8 @@ class ContinuousFlow(one_pass.OnePassBijector):
     self._lattice_size = checks.check_lattice_size(lattice_size, minimum=2)
     self._num_features = checks.check_positive_int(num_features,
                                                    'num_features', minimum=0)
+    self._num_channels = checks.check_positive_int(num_channels,
+                                                   'num_channels', minimum=0)
     self._num_time_modes = checks.check_positive_int(num_time_modes,
                                                      'num_time_modes')
     self._num_steps = checks.check_positive_int(num_steps, 'num_steps')
@@ -117,13 +147,27 @@ class ContinuousFlow(one_pass.OnePassBijector):
     indicators = np.eye(num_orbits)[orbit].transpose(2, 0, 1)
     self._orbit_spectra = tf.constant(
         np.fft.rfft2(indicators).real, dtype=dtype)
+    self._orbit_sizes = tf.constant(np.bincount(orbit.ravel()), dtype=dtype)
     shape = [self._num_time_modes, self._num_features + 1, num_orbits]
-    weight_seed, _ = tf.unstack(tf.random.experimental.stateless_split(
-        checks.stateless_seed(seed), 2))
+    weight_seed, hidden_seed = tf.unstack(
+        tf.random.experimental.stateless_split(checks.stateless_seed(seed), 2))
     with tf.name_scope(name) as name:
       self._weights = tf.Variable(
           scale * tf.random.stateless_normal(shape, weight_seed, dtype=dtype),
           name='kernel_weights')
+      if self._num_channels:
+        # A_ck random at t = 0 (where used, each A_c. is scaled to an L1
+        # norm of at most 1); U_c zero.
+        hidden = tf.random.stateless_normal(
+            [1, self._num_channels, self._num_features + 1, num_orbits],
+            hidden_seed, dtype=dtype) / np.sqrt(
+                (self._num_features + 1) * self._lattice_size**2)
+        self._hidden_weights = tf.Variable(
+            tf.pad(hidden, [[0, self._num_time_modes - 1], [0, 0], [0, 0],
+                            [0, 0]]), name='hidden_weights')
+        self._output_weights = tf.Variable(
+            tf.zeros([self._num_time_modes, self._num_channels, num_orbits],
+                     dtype), name='output_weights')
       # Frequencies w_k, log-spaced over [0.25, 4] to start.
       self._log_frequencies = tf.Variable(
           np.log(np.geomspace(0.25, 4., self._num_features)).astype(
@@ -145,6 +189,10 @@ class ContinuousFlow(one_pass.OnePassBijector):
     return self._num_features
 
   @property
+  def num_channels(self):
+    return self._num_channels
+
+  @property
   def num_time_modes(self):
     return self._num_time_modes
 
@@ -152,6 +200,16 @@ class ContinuousFlow(one_pass.OnePassBijector):
   def kernel_weights(self):
     """`W_kb` per orbit: `[num_time_modes, num_features + 1, num_orbits]`."""
     return self._weights
+
+  @property
+  def orbit_weights(self):
+    """Every variable of weights per orbit of offsets (orbits last):
+    `kernel_weights`, and with `num_channels > 0` the hidden layer's `A_ck`
+    `[num_time_modes, C, K + 1, num_orbits]` and `U_c`
+    `[num_time_modes, C, num_orbits]`."""
+    if not self._num_channels:
+      return (self._weights,)
+    return self._weights, self._hidden_weights, self._output_weights
 
   @property
   def log_frequencies(self):
@@ -177,16 +235,42 @@ class ContinuousFlow(one_pass.OnePassBijector):
     `[..., L, L]` (their sum over sites is the divergence)."""
     modes = tf.cos(np.pi * tf.range(self._num_time_modes, dtype=self.dtype) *
                    tf.cast(t, self.dtype))
-    weights = tf.einsum('b,bko->ko', modes, self._weights)   # W_k(orbit, t).
-    spectra = tf.einsum('ko,ouv->kuv', weights, self._orbit_spectra)
+    size = [self._lattice_size] * 2
+
+    def at_time(weights):   # Sums the time modes (the leading axis).
+      return tf.tensordot(modes, weights, 1)
+
+    def spectrum(weights):  # Orbit weights (last axis) -> kernel's rFFT.
+      real = tf.tensordot(weights, self._orbit_spectra, 1)
+      return tf.complex(real, tf.zeros_like(real))
+
+    weights = at_time(self._weights)   # W_k(orbit, t).
     values, slopes = self._features(phi)
-    transformed = tf.signal.rfft2d(values) * tf.complex(
-        spectra, tf.zeros_like(spectra))
-    velocity = tf.signal.irfft2d(tf.reduce_sum(transformed, axis=-3),
-                                 fft_length=[self._lattice_size] * 2)
+    values_hat = tf.signal.rfft2d(values)
+    velocity_hat = tf.reduce_sum(values_hat * spectrum(weights), axis=-3)
     # Orbit 0 is the zero offset: W_k(0, t).
-    diagonal = tf.einsum('...kuv,k->...uv', slopes, weights[:, 0])
-    return velocity, diagonal
+    diagonal_weights = weights[:, 0, tf.newaxis, tf.newaxis]
+    if self._num_channels:
+      hidden = self._bounded(at_time(self._hidden_weights), [-2, -1])
+      output = self._bounded(at_time(self._output_weights), [-1])
+      activation = tf.tanh(tf.signal.irfft2d(
+          tf.einsum('...kuv,ckuv->...cuv', values_hat, spectrum(hidden)),
+          fft_length=size))
+      velocity_hat += tf.einsum('...cuv,cuv->...uv',
+                                tf.signal.rfft2d(activation),
+                                spectrum(output))
+      diagonal_weights += tf.signal.irfft2d(tf.einsum(
+          '...cuv,ckuv->...kuv', tf.signal.rfft2d(1. - activation**2),
+          spectrum(hidden * output[:, tf.newaxis])), fft_length=size)
+    velocity = tf.signal.irfft2d(velocity_hat, fft_length=size)
+    return velocity, tf.reduce_sum(slopes * diagonal_weights, axis=-3)
+
+  def _bounded(self, weights, axes):
+    """`weights` divided by their L1 norm over `axes` (the last one, of
+    orbits, counted by orbit size) where that exceeds 1."""
+    norm = tf.reduce_sum(tf.abs(weights) * self._orbit_sizes, axis=axes,
+                         keepdims=True)
+    return weights / tf.maximum(norm, 1.)
 
   def integration_error(self, x, inner_log_prob=None):
     """`|ln q(num_steps) - ln q(2 num_steps)|` per field of `x`, nats.

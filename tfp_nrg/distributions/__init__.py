@@ -9,6 +9,7 @@ from tfp_nrg.distributions.neural_rg import check_architecture_arguments
 from tfp_nrg.distributions.neural_rg import flow_of
 from tfp_nrg.distributions.neural_rg import neural_rg
 from tfp_nrg.distributions.symmetrized import Symmetrized
+from tfp_nrg.distributions.symmetrized import unsymmetrized
 
 __all__ = [
     'ARCHITECTURES',
@@ -19,4 +20,5 @@ __all__ = [
     'flow_parts',
     'integration_error',
     'neural_rg',
+    'unsymmetrized',
 ]

@@ -18,6 +18,7 @@ def continuous_flow(lattice_size,
                     inner=None,
                     fourier_scale=False,
                     num_features=16,
+                    num_channels=0,
                     num_time_modes=3,
                     num_steps=10,
                     dtype=tf.float32,
@@ -56,6 +57,7 @@ def continuous_flow(lattice_size,
     fourier_scale: Python `bool`, a `FourierScale` first (not with `inner`,
       which has its own).
     num_features: see `bijectors.ContinuousFlow`.
+    num_channels: hidden channels, see `bijectors.ContinuousFlow`.
     num_time_modes: see `bijectors.ContinuousFlow`.
     num_steps: Runge-Kutta steps, see `bijectors.ContinuousFlow`.
     dtype: `tf.float32` or `tf.float64`.
@@ -78,7 +80,8 @@ def continuous_flow(lattice_size,
     raise ValueError('Pass `fourier_scale` or `inner`, not both: the inner '
                      'flow carries its own Fourier scale.')
   flow = bijectors.ContinuousFlow(
-      lattice_size, num_features=num_features, num_time_modes=num_time_modes,
+      lattice_size, num_features=num_features, num_channels=num_channels,
+      num_time_modes=num_time_modes,
       num_steps=num_steps, dtype=dtype, seed=seed,
       validate_args=validate_args)
   first = inner
@@ -106,10 +109,8 @@ def flow_parts(model):
   Returns:
     A `dict`; a kind the model lacks is absent.
   """
-  if isinstance(model, symmetrized.Symmetrized):
-    model = model.distribution
   found = {}
-  pending = [getattr(model, 'bijector', None)]
+  pending = [getattr(symmetrized.unsymmetrized(model), 'bijector', None)]
   while pending:
     bijector = pending.pop()
     if isinstance(bijector, tfb.Composition):   # A tfb.Chain.
@@ -148,8 +149,7 @@ def integration_error(model, num_draws, seed):
   Raises:
     TypeError: if `model` has no continuous flow at its physical end.
   """
-  if isinstance(model, symmetrized.Symmetrized):
-    model = model.distribution
+  model = symmetrized.unsymmetrized(model)
   bijector = getattr(model, 'bijector', None)
   rest = []
   if isinstance(bijector, tfb.Composition) and bijector.bijectors:

@@ -203,9 +203,7 @@ def flow_of(model):
   Raises:
     TypeError: if `model` is not such a distribution.
   """
-  base = (model.distribution if isinstance(model, symmetrized.Symmetrized)
-          else model)
-  flow = getattr(base, 'bijector', None)
+  flow = getattr(symmetrized.unsymmetrized(model), 'bijector', None)
   if not isinstance(flow, bijectors.HierarchicalFlow):
     raise TypeError('`model` must be a NeuralRG distribution (as `neural_rg` '
                     'returns, optionally `Symmetrized`); got {!r}.'.format(

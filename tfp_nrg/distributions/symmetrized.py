@@ -7,7 +7,7 @@ import tensorflow_probability as tfp
 
 tfd = tfp.distributions
 
-__all__ = ['Symmetrized']
+__all__ = ['Symmetrized', 'unsymmetrized']
 
 GROUPS = ('z2',)
 
@@ -149,3 +149,16 @@ class Symmetrized(tfd.Distribution):
     # The orbit {x, -x} is the same before and after the flip.
     log_prob = self._orbit_log_prob(log_prob, x)
     return x * self._random_signs(x, sign_seed), log_prob
+
+
+def unsymmetrized(model):
+  """The model a `Symmetrized` mixes, or `model` itself.
+
+  Example:
+
+  ```python
+  model = tfp_nrg.Symmetrized(tfp_nrg.neural_rg(4))
+  flow = tfp_nrg.distributions.unsymmetrized(model).bijector
+  ```
+  """
+  return model.distribution if isinstance(model, Symmetrized) else model
