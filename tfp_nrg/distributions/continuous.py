@@ -81,9 +81,8 @@ def continuous_flow(lattice_size,
                      'flow carries its own Fourier scale.')
   flow = bijectors.ContinuousFlow(
       lattice_size, num_features=num_features, num_channels=num_channels,
-      num_time_modes=num_time_modes,
-      num_steps=num_steps, dtype=dtype, seed=seed,
-      validate_args=validate_args)
+      num_time_modes=num_time_modes, num_steps=num_steps, dtype=dtype,
+      seed=seed, validate_args=validate_args)
   first = inner
   if fourier_scale:
     first = bijectors.FourierScale(lattice_size, dtype=dtype,
