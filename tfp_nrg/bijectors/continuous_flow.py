@@ -115,7 +115,8 @@ class ContinuousFlow(one_pass.OnePassBijector):
       num_channels: Python `int` C >= 0, channels of the hidden layer; 0
         (the default): none, the field is linear in the features.
       num_time_modes: Python `int` B >= 1, cosine modes `cos(pi b t)` of the
-        kernels' time dependence.
+        kernels' time dependence. The solver must resolve them: with 10
+        steps, B = 6 let training exploit the solver (docs/results.md).
       num_steps: Python `int` >= 1, fixed Runge-Kutta steps over `[0, 1]`.
       initial_weight_scale: Python float >= 0, the standard deviation of the
         initial kernel weights; 0 (the default) starts as the identity.
