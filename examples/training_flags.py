@@ -49,9 +49,9 @@ FOURIER_SCALE = flags.DEFINE_bool(
 FLOW = flags.DEFINE_enum(
     'flow', 'continuous', list(tfp_nrg.runs.FLOWS),
     'The model: the equivariant continuous flow (after the Fourier scale with '
-    '--fourier_scale; any L; the measured best at equal wall time, '
+    '--fourier_scale; any L; better than NeuralRG at equal wall time, '
     'docs/results.md); NeuralRG; or the continuous flow at the physical end '
-    'of the NeuralRG (hybrid).')
+    'of the NeuralRG (hybrid; better still at L = 8, not measured at 16).')
 CONTINUOUS_STEPS = flags.DEFINE_integer(
     'continuous_steps', None,
     'Runge-Kutta steps of the continuous flow (default 10).')
