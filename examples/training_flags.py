@@ -51,7 +51,8 @@ FLOW = flags.DEFINE_enum(
     'The model: the equivariant continuous flow (after the Fourier scale with '
     '--fourier_scale; any L; better than NeuralRG at equal wall time, '
     'docs/results.md); NeuralRG; or the continuous flow at the physical end '
-    'of the NeuralRG (hybrid; better still at L = 8, not measured at 16).')
+    'of the NeuralRG (hybrid; better still on the Ising dual at L = 8 and '
+    '16).')
 CONTINUOUS_STEPS = flags.DEFINE_integer(
     'continuous_steps', None,
     'Runge-Kutta steps of the continuous flow (default 10).')
