@@ -26,7 +26,6 @@ import dataclasses
 import json
 from typing import Optional, Tuple
 
-import numpy as np
 import tensorflow as tf
 
 from tfp_nrg import checkpoints
@@ -36,29 +35,14 @@ from tfp_nrg import target_buffer
 from tfp_nrg import targets
 from tfp_nrg import training
 from tfp_nrg.internal import checks
+from tfp_nrg.internal import run_fields
 
 __all__ = ['FLOWS', 'FORMAT_VERSION', 'Run', 'RunConfig', 'Z2_SYMMETRIES',
            'load']
 
-FORMAT_VERSION = 3
-TARGETS = ('dual_ising', 'phi4')
-LR_SCHEDULES = ('cosine', 'constant')
-FORWARD_KL_SCHEDULES = ('constant', 'cosine')
-# How a model is made Z2-invariant: `Symmetrized` mixture, odd couplings
-# (`neural_rg(z2_equivariant=True)`), or not at all.
-Z2_SYMMETRIES = ('mixture', 'equivariant', 'none')
-# The model's flow: NeuralRG, the equivariant continuous flow
-# (`distributions.continuous_flow`), or the continuous flow at the physical
-# end of a NeuralRG (the hybrid).
-FLOWS = ('neural_rg', 'continuous', 'hybrid')
-_CONTINUOUS_DEFAULTS = dict(continuous_steps=10, continuous_features=16,
-                            continuous_channels=0)
-# Precisions of the conditioner networks; None: the model's dtype.
-CONDITIONER_DTYPES = (None, 'float16', 'bfloat16', 'float32', 'float64')
-GRADIENT_ESTIMATORS = {
-    'reparameterization': training.REPARAMETERIZATION,
-    'path': training.DOUBLY_REPARAMETERIZED,
-}
+FORMAT_VERSION = run_fields.FORMAT_VERSION
+FLOWS = run_fields.FLOWS
+Z2_SYMMETRIES = run_fields.Z2_SYMMETRIES
 # The fraction of the peak learning rate a cosine schedule ends at.
 _COSINE_ALPHA = 0.02
 # Folded into the run's seed for the target buffer's draws.
@@ -137,10 +121,11 @@ class RunConfig:
   def __post_init__(self):
     for field in dataclasses.fields(self):
       object.__setattr__(self, field.name,
-                         _plain_value(getattr(self, field.name)))
+                         run_fields.plain_value(getattr(self, field.name)))
     if isinstance(self.hidden_units, (list, tuple)):
       object.__setattr__(self, 'hidden_units',
-                         tuple(_plain_value(h) for h in self.hidden_units))
+                         tuple(run_fields.plain_value(h)
+                               for h in self.hidden_units))
     if self.target == 'dual_ising':
       if self.temperature is None:
         object.__setattr__(self, 'temperature', exact.CRITICAL_TEMPERATURE)
@@ -154,124 +139,12 @@ class RunConfig:
       if self.share_across_scales is None:
         object.__setattr__(self, 'share_across_scales', False)
     if self.flow in ('continuous', 'hybrid'):
-      for name, value in _CONTINUOUS_DEFAULTS.items():
+      for name, value in run_fields.CONTINUOUS_DEFAULTS.items():
         if getattr(self, name) is None:
           object.__setattr__(self, name, value)
     if self.lr_schedule == 'constant' and self.num_steps is not None:
       object.__setattr__(self, 'num_steps', None)
-    self._validate()
-
-  def _validate(self):
-    """Raises `TypeError`/`ValueError` naming the first bad field."""
-    def one_of(name, allowed):
-      if getattr(self, name) not in allowed:
-        raise ValueError('RunConfig field `{}` must be one of {}; got '
-                         '{!r}.'.format(name, list(allowed),
-                                        getattr(self, name)))
-    if self.version != FORMAT_VERSION:
-      raise ValueError('RunConfig field `version` must be {}; got {!r}.'.format(
-          FORMAT_VERSION, self.version))
-    one_of('target', TARGETS)
-    one_of('dtype', ('float32', 'float64'))
-    if self.target == 'dual_ising':
-      checks.check_finite_number(self.temperature, 'temperature',
-                                 positive=True)
-      for name in ('m2', 'lam'):
-        if getattr(self, name) is not None:
-          raise ValueError('RunConfig field `{}` does not apply to target '
-                           '\'dual_ising\'.'.format(name))
-    else:
-      if self.temperature is not None:
-        raise ValueError('RunConfig field `temperature` does not apply to '
-                         'target {!r}.'.format(self.target))
-      for name in ('m2', 'lam'):
-        if getattr(self, name) is None:
-          raise ValueError('RunConfig field `{}` is needed for target '
-                           '{!r}.'.format(name, self.target))
-      self.build_target()  # Checks m2 and lam.
-      if self.forward_kl_weight:
-        raise ValueError('RunConfig field `forward_kl_weight` must be 0 for '
-                         'target {!r}: the forward KL needs draws of the '
-                         'target, which only \'dual_ising\' provides '
-                         '(checkerboard Metropolis).'.format(self.target))
-    one_of('conditioner_dtype', CONDITIONER_DTYPES)
-    for name in ('fourier_scale', 'share_across_scales'):
-      value = getattr(self, name)
-      if not (isinstance(value, bool) or
-              (value is None and name == 'share_across_scales')):
-        raise TypeError('RunConfig field `{}` must be a bool; got '
-                        '{!r}.'.format(name, value))
-    one_of('lr_schedule', LR_SCHEDULES)
-    one_of('gradient_estimator', GRADIENT_ESTIMATORS)
-    one_of('z2', Z2_SYMMETRIES)
-    one_of('forward_kl_schedule', FORWARD_KL_SCHEDULES)
-    checks.check_finite_number(self.forward_kl_weight, 'forward_kl_weight')
-    if self.forward_kl_weight < 0.:
-      raise ValueError('RunConfig field `forward_kl_weight` must be '
-                       'non-negative; got {}.'.format(self.forward_kl_weight))
-    if self.forward_kl_schedule == 'cosine' and self.num_steps is None:
-      raise ValueError('RunConfig field `forward_kl_schedule`=\'cosine\' '
-                       'needs `num_steps`.')
-    if self.forward_batch_size is not None:
-      checks.check_positive_int(self.forward_batch_size, 'forward_batch_size')
-    checks.check_positive_int(self.buffer_size, 'buffer_size')
-    checks.check_positive_int(self.buffer_sweeps, 'buffer_sweeps')
-    checks.check_positive_int(self.buffer_refresh_sweeps,
-                              'buffer_refresh_sweeps', minimum=0)
-    one_of('flow', FLOWS)
-    if self.flow == 'neural_rg':
-      for name in _CONTINUOUS_DEFAULTS:
-        if getattr(self, name) is not None:
-          raise ValueError('RunConfig field `{}` applies to the continuous '
-                           'and hybrid flows only.'.format(name))
-    else:
-      checks.check_positive_int(self.continuous_steps, 'continuous_steps')
-      checks.check_positive_int(self.continuous_features,
-                                'continuous_features', minimum=0)
-      checks.check_positive_int(self.continuous_channels,
-                                'continuous_channels', minimum=0)
-    checks.check_lattice_size(self.lattice_size,
-                              power_of_two=self.flow != 'continuous',
-                              name='lattice_size')
-    if self.target == 'dual_ising':  # Does the dtype resolve T?
-      targets.couplings.torus_spectrum(self.lattice_size, self.temperature,
-                                       dtype=self.dtype)
-    distributions.check_architecture_arguments(
-        self.architecture, self.depth, self.repeat, self.share_across_scales,
-        self.num_layers)
-    for name in ('depth', 'repeat', 'num_layers'):
-      if getattr(self, name) is not None:
-        checks.check_positive_int(getattr(self, name), name)
-    if self.depth is not None and self.depth > checks.num_scales(
-        self.lattice_size):
-      raise ValueError('RunConfig field `depth` must be at most log2('
-                       'lattice_size) = {}; got {}.'.format(
-                           checks.num_scales(self.lattice_size), self.depth))
-    checks.check_positive_int(self.num_couplings, 'num_couplings')
-    if not self.hidden_units or not all(
-        isinstance(h, int) and not isinstance(h, bool) and h > 0
-        for h in self.hidden_units):
-      raise ValueError('RunConfig field `hidden_units` must be a non-empty '
-                       'sequence of positive ints; got {!r}.'.format(
-                           self.hidden_units))
-    checks.check_positive_int(self.batch_size, 'batch_size', minimum=2)
-    if self.lr_schedule == 'cosine':
-      if self.num_steps is None:
-        raise ValueError('RunConfig field `num_steps` (the cosine schedule\'s '
-                         'horizon) must be set for lr_schedule=\'cosine\'.')
-      checks.check_positive_int(self.num_steps, 'num_steps')
-    checks.check_finite_number(self.learning_rate, 'learning_rate',
-                               positive=True)
-    if self.clip_norm is not None:
-      checks.check_finite_number(self.clip_norm, 'clip_norm', positive=True)
-    if not 0. <= checks.check_finite_number(self.beta_annealing,
-                                            'beta_annealing') < 1.:
-      raise ValueError('RunConfig field `beta_annealing` must be in [0, 1); '
-                       'got {!r}.'.format(self.beta_annealing))
-    checks.check_positive_int(self.seed, 'seed', minimum=-2**31)
-    if self.init_from is not None and not isinstance(self.init_from, str):
-      raise TypeError('RunConfig field `init_from` must be a run directory '
-                      '(str); got {!r}.'.format(self.init_from))
+    run_fields.check_fields(self)
 
   def to_dict(self):
     """The fields as a JSON-able `dict` (what a model directory records)."""
@@ -280,7 +153,7 @@ class RunConfig:
     if not self.fourier_scale:  # As records from before the field read.
       del record['fourier_scale']
     if self.flow == 'neural_rg':  # Likewise.
-      for name in ('flow',) + tuple(_CONTINUOUS_DEFAULTS):
+      for name in ('flow',) + tuple(run_fields.CONTINUOUS_DEFAULTS):
         del record[name]
     elif not self.continuous_channels:  # As records from before the field.
       del record['continuous_channels']
@@ -307,9 +180,9 @@ class RunConfig:
       raise TypeError('A run record must be a dict; got {!r}.'.format(record))
     record = dict(record)
     if 'version' not in record:
-      record = _upgrade_unversioned(record)
+      record = run_fields.upgrade_unversioned(record)
     if record.get('version') == 2:
-      record = _upgrade_version_2(record)
+      record = run_fields.upgrade_version_2(record)
     record.setdefault('fourier_scale', False)
     record.setdefault('flow', 'neural_rg')
     record.setdefault('init_from', None)
@@ -415,7 +288,8 @@ class RunConfig:
         model, target.log_prob, batch_size=self.batch_size,
         learning_rate=self.learning_rate_schedule(),
         clip_norm=self.clip_norm,
-        gradient_estimator=GRADIENT_ESTIMATORS[self.gradient_estimator],
+        gradient_estimator=run_fields.GRADIENT_ESTIMATORS[
+            self.gradient_estimator],
         jit_compile=jit_compile, seed=self.seed,
         exact_log_normalizer=exact_log_normalizer, strategy=strategy,
         target_scale=(training.BetaAnnealing(self.beta_annealing)
@@ -444,35 +318,6 @@ class RunConfig:
     kernel = (target.local_kernel(self.buffer_refresh_sweeps)
               if self.buffer_refresh_sweeps else None)
     return target_buffer.TargetBuffer(draws, kernel=kernel)
-
-
-def _plain_value(value):
-  """A numpy scalar as its Python value; a dtype as its name."""
-  if isinstance(value, np.generic):
-    return value.item()
-  if isinstance(value, (tf.DType, np.dtype)) or (
-      isinstance(value, type) and issubclass(value, np.generic)):
-    return tf.as_dtype(value).name
-  return value
-
-
-def _upgrade_version_2(record):
-  """A version-2 record in version 3's fields."""
-  record['z2'] = 'mixture' if record.pop('symmetrize', True) else 'none'
-  record['version'] = 3
-  return record
-
-
-def _upgrade_unversioned(record):
-  """A record written before `version` existed, in version 2's fields."""
-  record.setdefault('forward_kl_weight', 0.)
-  if record.get('lr_schedule') == 'constant':
-    record.setdefault('num_steps', None)
-  if record.get('architecture') == 'tebd':
-    record['num_layers'] = record.pop('depth', None) or 2
-    record['repeat'] = record['share_across_scales'] = None
-  record['version'] = 2
-  return record
 
 
 class Run(collections.namedtuple('Run', [
