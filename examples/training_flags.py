@@ -47,12 +47,11 @@ FOURIER_SCALE = flags.DEFINE_bool(
     'End the flow with a learned periodic convolution (FourierScale) that '
     'carries the Gaussian part of the correlations.')
 FLOW = flags.DEFINE_enum(
-    'flow', 'continuous', list(tfp_nrg.runs.FLOWS),
-    'The model: the equivariant continuous flow (after the Fourier scale with '
-    '--fourier_scale; any L; better than NeuralRG at equal wall time, '
-    'docs/results.md); NeuralRG; or the continuous flow at the physical end '
-    'of the NeuralRG (hybrid; better still on the Ising dual at L = 8 and '
-    '16).')
+    'flow', 'hybrid', list(tfp_nrg.runs.FLOWS),
+    'The model: the equivariant continuous flow at the physical end of a '
+    'NeuralRG (hybrid; the measured best on the Ising dual at L = 8, 16 and '
+    '32, docs/results.md); the continuous flow alone (after the Fourier scale '
+    'with --fourier_scale; any L >= 2); or NeuralRG alone.')
 CONTINUOUS_STEPS = flags.DEFINE_integer(
     'continuous_steps', None,
     'Runge-Kutta steps of the continuous flow (default 10).')
@@ -65,8 +64,8 @@ CONTINUOUS_CHANNELS = flags.DEFINE_integer(
     'across the lattice; default 0: none).')
 BATCH_SIZE = flags.DEFINE_integer('batch_size', 256, 'Draws per step.')
 NUM_STEPS = flags.DEFINE_integer(
-    'num_steps', None, 'Training steps (default 1000 for the continuous flow, '
-    '6000 for NeuralRG and the hybrid).')
+    'num_steps', None, 'Training steps (default 800 for the hybrid, 1000 for '
+    'the continuous flow, 6000 for NeuralRG).')
 LEARNING_RATE = flags.DEFINE_float('learning_rate', 2e-3,
                                    'Adam learning rate (peak).')
 SCHEDULE = flags.DEFINE_enum('lr_schedule', 'cosine', ['cosine', 'constant'],
@@ -122,13 +121,26 @@ flags.register_multi_flags_validator(
     'flows only.')
 
 
+def _lattice_size_fits_the_flow(values):
+  size = values['lattice_size']
+  if values['flow'] == 'continuous':
+    return size >= 2
+  return size >= 4 and size & (size - 1) == 0
+
+
+flags.register_multi_flags_validator(
+    ['lattice_size', 'flow'], _lattice_size_fits_the_flow,
+    message='--lattice_size must be a power of two >= 4 for the NeuralRG and '
+    'hybrid flows (--flow=continuous takes any L >= 2).')
+
+
 # Defaults that depend on the flow, from the measured runs (docs/results.md):
-# the continuous flow reaches the main job's figures in 1000 steps with 8
-# features, NeuralRG in 6000.
+# in about six minutes at L = 8, the hybrid takes 800 steps, the continuous
+# flow 1000 (8 features each); NeuralRG needs 6000 for lesser figures.
 FLOW_DEFAULTS = {
     'neural_rg': dict(num_steps=6000, z2='mixture', continuous_features=None),
     'continuous': dict(num_steps=1000, z2='equivariant', continuous_features=8),
-    'hybrid': dict(num_steps=6000, z2='equivariant', continuous_features=8),
+    'hybrid': dict(num_steps=800, z2='equivariant', continuous_features=8),
 }
 
 

@@ -85,6 +85,7 @@ def test_train_example_refuses_another_configuration(trained_example_run):
     ('--beta_annealing=1', '`beta_annealing` must be in [0, 1)'),
     ('--num_steps=-1', '--num_steps must be at least 0'),
     ('--metrics_out=/nonexistent/dir/m.json', 'not a writable directory'),
+    ('--lattice_size=12', '--lattice_size must be a power of two >= 4'),
 ])
 def test_train_example_checks_flags_before_any_work(flag, message, tmp_path):
   done = helpers.run_example('train_ising', *helpers.TRAIN_FLAGS, flag,
@@ -119,6 +120,32 @@ def test_train_example_reruns_never_overwrite_metrics(trained_example_run,
                                '--model_dir={}'.format(model_dir))
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads((model_dir / name).read_text())['steps'] == 30
+
+
+@pytest.mark.slow
+def test_sample_example_takes_a_run_of_the_default_flow(tmp_path):
+  """A (tiny) hybrid run, the training example's default flow: the global-
+  local chains and latent HMC run on it, with its Runge-Kutta steps named."""
+  config = tfp_nrg.runs.RunConfig(
+      lattice_size=4, flow='hybrid', num_steps=2, batch_size=8,
+      z2='equivariant', hidden_units=(4,), num_couplings=1,
+      forward_kl_weight=0., continuous_steps=2, continuous_features=2)
+  target, model = config.build_target(), config.build_model()
+  config.build_trainer(model, target, jit_compile=False).fit(
+      2, model_dir=str(tmp_path / 'run'), config=config, log_every=0)
+  out = tmp_path / 'sample.json'
+  done = helpers.run_example(
+      'sample_ising', '--model_dir={}'.format(tmp_path / 'run'),
+      '--num_chains=4', '--num_steps=40', '--num_burnin_steps=10',
+      '--latent_hmc', '--jit_compile=false', '--continuous_steps=4',
+      '--metrics_out={}'.format(out))
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert '4 Runge-Kutta steps' in done.stdout, done.stdout[-2000:]
+  sampled = json.loads(out.read_text())
+  assert sampled['kernel'] == 'global_local' and 'latent_hmc' in sampled
+  for key in SAMPLER_KEYS:
+    assert isinstance(sampled[key], (int, float)), key
+  assert 0. <= sampled['acceptance_rate'] <= 1.
 
 
 @pytest.mark.slow
@@ -303,22 +330,25 @@ def test_train_phi4_with_a_continuous_flow_reports_its_integration_error(
 
 
 DEFAULTS_BY_FLAGS = [
-    ((), dict(flow='continuous', z2='equivariant', continuous_features=8,
-              continuous_steps=10, num_steps=1000, continuous_channels=None)),
+    ((), dict(flow='hybrid', z2='equivariant', continuous_features=8,
+              continuous_steps=10, num_steps=800, continuous_channels=None,
+              fourier_scale=True)),
+    (('--flow=continuous',), dict(flow='continuous', z2='equivariant',
+                                  continuous_features=8, num_steps=1000)),
     (('--flow=neural_rg',), dict(flow='neural_rg', z2='mixture',
                                  num_steps=6000)),
     (('--flow=neural_rg', '--z2=none', '--num_steps=7'),
      dict(flow='neural_rg', z2='none', num_steps=7)),
-    (('--continuous_features=4',), dict(flow='continuous',
+    (('--continuous_features=4',), dict(flow='hybrid',
                                         continuous_features=4)),
-    (('--continuous_channels=3',), dict(flow='continuous',
-                                        continuous_channels=3)),
+    (('--flow=continuous', '--continuous_channels=3'),
+     dict(flow='continuous', continuous_channels=3)),
 ]
 
 
 def test_training_defaults_follow_the_flow():
-  """The examples' default flow is the continuous one, with the settings it
-  was measured with; a flag given wins over the flow's default. (One process
+  """The examples' default flow is the hybrid, with the settings it was
+  measured with; a flag given wins over the flow's default. (One process
   parses each command line in turn.)"""
   code = ('import json, sys; sys.path.insert(0, "examples"); '
           'import training_flags; from absl import flags\n'
