@@ -122,10 +122,13 @@ flags.register_multi_flags_validator(
 
 
 def _lattice_size_fits_the_flow(values):
-  size = values['lattice_size']
-  if values['flow'] == 'continuous':
-    return size >= 2
-  return size >= 4 and size & (size - 1) == 0
+  """Whether `RunConfig` takes this L for this flow (its rule, not a copy)."""
+  try:
+    tfp_nrg.runs.RunConfig(lattice_size=values['lattice_size'],
+                           flow=values['flow'])
+  except ValueError:
+    return False
+  return True
 
 
 flags.register_multi_flags_validator(
