@@ -359,6 +359,29 @@ def test_scripts_check_their_flags_and_runs_before_work(finished_run,
   assert sorted(os.listdir(run_dir)) == listing   # No output directory left.
 
 
+def test_symmetrized_benchmark_compares_groups_on_one_run(finished_run):
+  """A row per group, with its order and finite figures; a bad product of
+  groups is refused while the flags are parsed."""
+  _, run_dir = finished_run
+  done = helpers.run_example(
+      'benchmarks/symmetrized', '--model_dir={}'.format(run_dir),
+      '--groups=none,dihedral+translations', '--num_samples=64')
+  assert done.returncode == 0, done.stderr[-2000:]
+  rows = [line.split('|')[1:-1] for line in done.stdout.splitlines()
+          if line.startswith('| none') or line.startswith('| dihedral')]
+  assert [(row[0].strip(), int(row[1])) for row in rows] == [
+      ('none', 1), ('dihedral+translations', 128)]
+  for row in rows:
+    free_energy, gap, ess = (row[2].split()[0], row[3], row[4].split()[0])
+    assert all(math.isfinite(float(v)) for v in (free_energy, gap, ess)), row
+  for groups, message in (('z2+z2', 'distinct groups'),
+                          ('rotations', 'must be one of')):
+    done = helpers.run_example('benchmarks/symmetrized',
+                               '--model_dir={}'.format(run_dir),
+                               '--groups={}'.format(groups))
+    assert done.returncode != 0 and message in done.stderr, done.stderr[-800:]
+
+
 def test_an_exported_model_refuses_a_negative_count(tmp_path):
   model = tfp_nrg.neural_rg(4, num_couplings=1, hidden_units=(2,))
   sampler = tf.saved_model.load(tfp_nrg.export(model, str(tmp_path / 'm')))

@@ -1,6 +1,7 @@
 """Distributions: the NeuralRG flow model, the continuous flow, and the
 symmetrized mixture."""
 
+from tfp_nrg.distributions import symmetry_groups
 from tfp_nrg.distributions.continuous import continuous_flow
 from tfp_nrg.distributions.continuous import flow_parts
 from tfp_nrg.distributions.continuous import integration_error
@@ -20,5 +21,6 @@ __all__ = [
     'flow_parts',
     'integration_error',
     'neural_rg',
+    'symmetry_groups',
     'unsymmetrized',
 ]
