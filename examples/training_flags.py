@@ -50,7 +50,8 @@ FLOW = flags.DEFINE_enum(
     'flow', 'hybrid', list(tfp_nrg.runs.FLOWS),
     'The model: the equivariant continuous flow at the physical end of a '
     'NeuralRG (hybrid; the measured best on the Ising dual at L = 8, 16 and '
-    '32, docs/results.md); the continuous flow alone (after the Fourier scale '
+    '32 and on phi^4 at L = 16, docs/results.md); the continuous flow alone '
+    '(after the Fourier scale '
     'with --fourier_scale; any L >= 2); or NeuralRG alone.')
 CONTINUOUS_STEPS = flags.DEFINE_integer(
     'continuous_steps', None,
@@ -65,7 +66,8 @@ CONTINUOUS_CHANNELS = flags.DEFINE_integer(
 BATCH_SIZE = flags.DEFINE_integer('batch_size', 256, 'Draws per step.')
 NUM_STEPS = flags.DEFINE_integer(
     'num_steps', None, 'Training steps (default 800 for the hybrid, 1000 for '
-    'the continuous flow, 6000 for NeuralRG).')
+    'the continuous flow, 6000 for NeuralRG; the phi^4 example\'s hybrid: '
+    '1500).')
 LEARNING_RATE = flags.DEFINE_float('learning_rate', 2e-3,
                                    'Adam learning rate (peak).')
 SCHEDULE = flags.DEFINE_enum('lr_schedule', 'cosine', ['cosine', 'constant'],
@@ -145,6 +147,28 @@ FLOW_DEFAULTS = {
     'continuous': dict(num_steps=1000, z2='equivariant', continuous_features=8),
     'hybrid': dict(num_steps=800, z2='equivariant', continuous_features=8),
 }
+
+
+def set_flow_defaults(flow, **defaults):
+  """An example's own defaults for `--flow=flow`, over `FLOW_DEFAULTS`.
+
+  Args:
+    flow: A key of `FLOW_DEFAULTS`.
+    **defaults: Values for some of its keys (`num_steps`, `z2`,
+      `continuous_features`).
+
+  Raises:
+    ValueError: if `flow` or a key of `defaults` is not one of
+      `FLOW_DEFAULTS`.
+  """
+  if flow not in FLOW_DEFAULTS:
+    raise ValueError('`flow` must be one of {}, got {!r}.'.format(
+        sorted(FLOW_DEFAULTS), flow))
+  unknown = sorted(set(defaults) - set(FLOW_DEFAULTS[flow]))
+  if unknown:
+    raise ValueError('No flow default named {}; the defaults are {}.'.format(
+        unknown, sorted(FLOW_DEFAULTS[flow])))
+  FLOW_DEFAULTS[flow] = dict(FLOW_DEFAULTS[flow], **defaults)
 
 
 def flow_default(holder):
@@ -237,7 +261,7 @@ def train(trainer, config, model_dir):
               config.init_from, copied['blocks'], copied['orbits'],
               ', the Fourier spectrum' if copied['fourier_scale'] else ''))
   print('Training {} ({} parameters) in {} on {} replica(s)'.format(
-      model.name, sum(int(tf.size(v)) for v in model.trainable_variables),
+      FLOW_NAMES[config.flow], sum(int(tf.size(v)) for v in model.trainable_variables),
       model_dir, trainer.strategy.num_replicas_in_sync))
   watch = []
   if config.flow != 'neural_rg':

@@ -293,6 +293,7 @@ def test_train_phi4_checks_flags_before_any_work(flag, message, tmp_path):
     ('benchmarks/sampling', ('--model_dirs', '--seconds', '--num_chains')),
     ('benchmarks/phi4', ('--model_dirs', '--seconds', '--num_chains')),
     ('benchmarks/continuous_solver', ('--lattice_size', '--num_steps')),
+    ('benchmarks/symmetrized', ('--model_dir', '--groups', '--num_samples')),
     ('benchmarks/trajectory', ('--model_dirs', '--output', '--target_gap',
                                 '--target_ess')),
 ])
@@ -346,25 +347,43 @@ DEFAULTS_BY_FLAGS = [
 ]
 
 
-def test_training_defaults_follow_the_flow():
+# The phi^4 example's hybrid has its own step count; the other flows keep
+# the shared defaults.
+PHI4_DEFAULTS_BY_FLAGS = [
+    ((), dict(flow='hybrid', z2='equivariant', continuous_features=8,
+              num_steps=1500, fourier_scale=True)),
+    (('--flow=continuous',), dict(flow='continuous', num_steps=1000)),
+    (('--flow=neural_rg',), dict(flow='neural_rg', z2='mixture',
+                                 num_steps=6000)),
+    (('--num_steps=9',), dict(flow='hybrid', num_steps=9)),
+]
+
+
+@pytest.mark.parametrize('module,defaults_by_flags', [
+    ('training_flags', DEFAULTS_BY_FLAGS),
+    ('train_phi4', PHI4_DEFAULTS_BY_FLAGS),
+])
+def test_training_defaults_follow_the_flow(module, defaults_by_flags):
   """The examples' default flow is the hybrid, with the settings it was
-  measured with; a flag given wins over the flow's default. (One process
-  parses each command line in turn.)"""
+  measured with for each target; a flag given wins over the flow's default.
+  (One process imports the example and parses each command line in turn.)
+  """
   code = ('import json, sys; sys.path.insert(0, "examples"); '
-          'import training_flags; from absl import flags\n'
+          'import training_flags, {}; from absl import flags\n'
           'for argv in json.loads(sys.argv[1]):\n'
           '  flags.FLAGS.unparse_flags(); flags.FLAGS(["x"] + argv)\n'
-          '  print(training_flags.run_config().to_json().replace("\\n", ""))')
+          '  print(training_flags.run_config().to_json().replace("\\n", ""))'
+          ).format(module)
   done = subprocess.run(
       [sys.executable, '-c', code,
-       json.dumps([list(flags) for flags, _ in DEFAULTS_BY_FLAGS])],
+       json.dumps([list(flags) for flags, _ in defaults_by_flags])],
       cwd=helpers.ROOT, capture_output=True, text=True, timeout=300,
       check=False)
   assert done.returncode == 0, done.stderr[-2000:]
   records = [json.loads(line) for line in done.stdout.splitlines()
              if line.startswith('{')]
-  assert len(records) == len(DEFAULTS_BY_FLAGS)
-  for record, (flags, expected) in zip(records, DEFAULTS_BY_FLAGS):
+  assert len(records) == len(defaults_by_flags)
+  for record, (flags, expected) in zip(records, defaults_by_flags):
     assert {k: record.get(k, 'neural_rg' if k == 'flow' else None)
             for k in expected} == expected, flags
 
