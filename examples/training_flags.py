@@ -50,9 +50,9 @@ FLOW = flags.DEFINE_enum(
     'flow', 'hybrid', list(tfp_nrg.runs.FLOWS),
     'The model: the equivariant continuous flow at the physical end of a '
     'NeuralRG (hybrid; the measured best on the Ising dual at L = 8, 16 and '
-    '32 and on phi^4 at L = 16, docs/results.md); the continuous flow alone '
-    '(after the Fourier scale '
-    'with --fourier_scale; any L >= 2); or NeuralRG alone.')
+    '32 and on phi^4 at L = 8 and 16, docs/results.md); the continuous flow '
+    'alone (after the Fourier scale with --fourier_scale; any L >= 2); or '
+    'NeuralRG alone.')
 CONTINUOUS_STEPS = flags.DEFINE_integer(
     'continuous_steps', None,
     'Runge-Kutta steps of the continuous flow (default 10).')
@@ -139,9 +139,10 @@ flags.register_multi_flags_validator(
     'hybrid flows (--flow=continuous takes any L >= 2).')
 
 
-# Defaults that depend on the flow, from the measured runs (docs/results.md):
-# in about six minutes at L = 8, the hybrid takes 800 steps, the continuous
-# flow 1000 (8 features each); NeuralRG needs 6000 for lesser figures.
+# Defaults that depend on the flow, from the measured Ising runs
+# (docs/results.md): in six to nine minutes at L = 8, the hybrid takes 800
+# steps, the continuous flow 1000 (8 features each); NeuralRG needs 6000 for
+# lesser figures. An example may set its own (`set_flow_defaults`).
 FLOW_DEFAULTS = {
     'neural_rg': dict(num_steps=6000, z2='mixture', continuous_features=None),
     'continuous': dict(num_steps=1000, z2='equivariant', continuous_features=8),
@@ -261,8 +262,9 @@ def train(trainer, config, model_dir):
               config.init_from, copied['blocks'], copied['orbits'],
               ', the Fourier spectrum' if copied['fourier_scale'] else ''))
   print('Training {} ({} parameters) in {} on {} replica(s)'.format(
-      FLOW_NAMES[config.flow], sum(int(tf.size(v)) for v in model.trainable_variables),
-      model_dir, trainer.strategy.num_replicas_in_sync))
+      FLOW_NAMES[config.flow],
+      sum(int(tf.size(v)) for v in model.trainable_variables), model_dir,
+      trainer.strategy.num_replicas_in_sync))
   watch = []
   if config.flow != 'neural_rg':
     watch.append(tfp_nrg.hooks.IntegrationErrorHook(
