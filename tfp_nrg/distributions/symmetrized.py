@@ -154,12 +154,9 @@ class Symmetrized(tfd.Distribution):
       `Tensor` like `x`.
     """
     members = self.orbit(x)
-    best = tf.argmax(self._distribution.log_prob(members), axis=0)
-    chosen = tf.one_hot(best, self.group_order, axis=0, dtype=members.dtype)
-    event_ndims = self._distribution.event_shape.rank
-    chosen = tf.reshape(chosen, tf.concat(
-        [tf.shape(chosen), tf.ones([event_ndims], tf.int32)], axis=0))
-    return tf.reduce_sum(members * chosen, axis=0)
+    return symmetry_groups.select(
+        members, tf.argmax(self._distribution.log_prob(members), axis=0),
+        self._distribution.event_shape.rank)
 
   def _act_at_random(self, x, seed):
     """`g x` with `g` uniform on the group, one per draw."""

@@ -29,7 +29,7 @@ group.orbit(x).shape  # [8, 4, 4]
 
 import tensorflow as tf
 
-__all__ = ['NAMES', 'get']
+__all__ = ['NAMES', 'get', 'select']
 
 
 class SignFlip(object):
@@ -62,10 +62,7 @@ class Dihedral(object):
                                  for r in rotations])
 
   def act(self, x, index):
-    chosen = tf.one_hot(index, self.order, dtype=x.dtype)
-    chosen = tf.transpose(chosen, [chosen.shape.rank - 1] + list(
-        range(chosen.shape.rank - 1)))
-    return tf.reduce_sum(self.orbit(x) * _to_event(chosen, 2), axis=0)
+    return select(self.orbit(x), index, event_ndims=2)
 
 
 class Translations(object):
@@ -127,6 +124,22 @@ def get(name, event_shape):
     raise ValueError('`group` {!r} acts on events of shape {}; got {}.'.format(
         name, '[L, L]' if name == 'dihedral' else '[L1, L2]', event_shape))
   return Dihedral() if name == 'dihedral' else Translations(list(event_shape))
+
+
+def select(members, index, event_ndims):
+  """`members[index[b], b]` for every draw `b`: one member of each orbit.
+
+  Args:
+    members: `Tensor` `[order] + batch + event`, e.g. an `orbit`.
+    index: integer `Tensor` of shape `batch`, in `[0, order)`.
+    event_ndims: Python `int`, the rank of the events.
+
+  Returns:
+    `Tensor` `batch + event`.
+  """
+  order = members.shape[0] or tf.shape(members)[0]
+  chosen = tf.one_hot(index, order, axis=0, dtype=members.dtype)
+  return tf.reduce_sum(members * _to_event(chosen, event_ndims), axis=0)
 
 
 def _to_event(values, event_ndims):
