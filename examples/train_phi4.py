@@ -7,9 +7,9 @@ Kanwar & Shanahan, PRD 100, 034515):
 
 The script trains a Z2-invariant flow (by default the hybrid: the
 equivariant continuous flow at the physical end of a NeuralRG, the measured
-best for phi^4 at L = 8 and 16, 1500 steps; `--flow=continuous` is the continuous
-flow alone, `--flow=neural_rg` NeuralRG alone; the script watches a continuous
-flow's integration error) by minimising the variational free energy
+best for phi^4 at L = 8 and 16, 1500 steps; `--flow=continuous` is the
+continuous flow alone, `--flow=neural_rg` NeuralRG alone; the script watches
+a continuous flow's integration error) by minimising the variational free energy
 F = E_q[ln q + S] >= -ln Z (against the exact value for the free field,
 lam = 0), evaluates it (F, ESS, independence-Metropolis acceptance),
 then runs `--num_chains` global–local chains: HMC on phi as the local kernel
