@@ -175,7 +175,8 @@ def forward_mode_log_det(fn, z):
   """ln |det| of the full Jacobian of `fn` at each field of `z[B, L, L]`.
 
   Forward mode: all `L^2` tangents of one field in a single batched pass,
-  several times faster than `dense_jacobian_log_det` through a long solver.
+  several times faster than `dense_jacobian_log_det` through a long unrolled
+  solver.
   """
   size = z.shape[-1]
   n = size * size

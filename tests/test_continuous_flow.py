@@ -56,12 +56,11 @@ def flow_and_dense_log_det(size, num_channels):
   return flow, z, helpers.forward_mode_log_det(flow.forward, z)
 
 
-# Every regime at both sizes without the hidden layer, and with it each regime
-# once (XLA at both sizes: the solver is a loop, compiled once per size).
+# XLA at L = 4 only: compiling the 30-step solver at L = 6 as well costs 45 s
+# and exercises nothing L = 4 does not.
 @pytest.mark.parametrize('size,regime,num_channels', [
     (4, 'eager', 0), (4, 'graph', 0), (4, 'xla', 0), (6, 'eager', 0),
-    (6, 'graph', 0), (6, 'xla', 0), (4, 'eager', 2), (4, 'xla', 2),
-    (6, 'graph', 2), (6, 'xla', 2)])
+    (6, 'graph', 0), (4, 'eager', 2), (4, 'xla', 2), (6, 'graph', 2)])
 def test_log_det_is_the_dense_jacobian(size, regime, num_channels):
   flow, z, dense = flow_and_dense_log_det(size, num_channels)
   in_regime = helpers.in_regime(regime)
