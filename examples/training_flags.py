@@ -67,7 +67,8 @@ BATCH_SIZE = flags.DEFINE_integer('batch_size', 256, 'Draws per step.')
 NUM_STEPS = flags.DEFINE_integer(
     'num_steps', None, 'Training steps (default 800 for the hybrid, 1000 for '
     'the continuous flow, 6000 for NeuralRG; the phi^4 example\'s hybrid: '
-    '1500).')
+    '1500); 0 with --lr_schedule=constant evaluates the starting model '
+    '(e.g. one --init_from gives).')
 LEARNING_RATE = flags.DEFINE_float('learning_rate', 2e-3,
                                    'Adam learning rate (peak).')
 SCHEDULE = flags.DEFINE_enum('lr_schedule', 'cosine', ['cosine', 'constant'],
@@ -110,11 +111,18 @@ LOG_EVERY = flags.DEFINE_integer('log_every', 250,
 CHECKPOINT_EVERY = flags.DEFINE_integer('checkpoint_every', 500,
                                         'Steps between checkpoints.')
 for _name, _minimum in (('eval_samples', 2), ('log_every', 0),
-                        ('checkpoint_every', 1), ('num_steps', 0),
-                        ('eval_continuous_steps', 1)):
+                        ('checkpoint_every', 1), ('eval_continuous_steps', 1)):
   flags.register_validator(
       _name, lambda value, minimum=_minimum: value is None or value >= minimum,
       message='--{} must be at least {}.'.format(_name, _minimum))
+# The cosine schedule decays over `num_steps`; a constant rate may take 0 steps
+# (the starting model, e.g. a transferred one, is evaluated as it is).
+flags.register_multi_flags_validator(
+    ['num_steps', 'lr_schedule'],
+    lambda values: values['num_steps'] is None or values['num_steps'] >= 1 or (
+        values['num_steps'] == 0 and values['lr_schedule'] == 'constant'),
+    message='--num_steps must be at least 1 (0, to evaluate the starting '
+    'model, only with --lr_schedule=constant).')
 flags.register_multi_flags_validator(
     ['eval_continuous_steps', 'flow'],
     lambda values: values['eval_continuous_steps'] is None or (

@@ -83,7 +83,7 @@ def test_train_example_refuses_another_configuration(trained_example_run):
     ('--target_sweeps=0', '--target_sweeps must be at least 1'),
     ('--learning_rate=0', 'learning_rate'),
     ('--beta_annealing=1', '`beta_annealing` must be in [0, 1)'),
-    ('--num_steps=-1', '--num_steps must be at least 0'),
+    ('--num_steps=0', '--num_steps must be at least 1'),
     ('--metrics_out=/nonexistent/dir/m.json', 'not a writable directory'),
     ('--lattice_size=12', '--lattice_size must be a power of two >= 4'),
 ])
