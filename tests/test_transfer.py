@@ -113,6 +113,32 @@ def test_a_transfer_between_architectures_is_refused_before_work(
   assert not (tmp_path / 'child').exists()
 
 
+def test_zero_steps_save_and_evaluate_the_transferred_start(parent_run,
+                                                            tmp_path):
+  """`--num_steps=0 --lr_schedule=constant` with `--init_from`: the run saved
+  and evaluated is the start `start_from_parent` makes, untrained."""
+  model_dir = tmp_path / 'child'
+  done = helpers.run_example(
+      'train_phi4', '--lattice_size=8', '--m2=-4', '--lam=4.5',
+      '--flow=neural_rg', '--hidden_units=8', '--num_couplings=2',
+      '--z2=equivariant', '--num_steps=0', '--lr_schedule=constant',
+      '--learning_rate=5e-3', '--eval_samples=256', '--jit_compile=false',
+      '--num_chains=2', '--sample_steps=20', '--num_burnin_steps=0',
+      '--init_from={}'.format(parent_run.model_dir),
+      '--model_dir={}'.format(model_dir))
+  assert done.returncode == 0, done.stderr[-3000:]
+  run = tfp_nrg.runs.load(str(model_dir))
+  assert run.step == 0 and run.config.init_from == parent_run.model_dir
+  config = dataclasses.replace(parent_run.config, lattice_size=8,
+                               init_from=parent_run.model_dir)
+  start = config.build_model()
+  tfp_nrg.transfer.start_from_parent(start, config)
+  x = tf.identity(start.sample(4, seed=(3, 4)))
+  np.testing.assert_allclose(run.model.log_prob(x), start.log_prob(x),
+                             rtol=1e-6)
+  assert 'variational free energy' in done.stdout
+
+
 def test_the_record_names_its_parent_and_resumes(parent_run, tmp_path):
   config = dataclasses.replace(parent_run.config, lattice_size=8,
                                init_from=parent_run.model_dir, num_steps=2)
