@@ -52,7 +52,10 @@ ln |det d phi(1) / d phi(0)| = int_0^1 div v(phi(t), t) dt.
 
 Both are integrated together by the classical fourth-order Runge-Kutta
 method with `num_steps` fixed steps, forward for `forward` and backward for
-`inverse`; gradients flow through the solver. The integrated log-det is that
+`inverse`; gradients flow through the solver. Up to `UNROLLED_STEPS` (10)
+steps are unrolled in the graph, the fastest to run; more run as a
+`tf.while_loop` over groups of that many, so a long integration compiles as
+fast as a short one. The integrated log-det is that
 of the exact flow, not of the Runge-Kutta map that produces the draws: the
 two directions are inverse to each other, and their log-densities agree with
 each other and with the map's true Jacobian, up to the integration error
@@ -80,12 +83,11 @@ from tfp_nrg.internal import checks
 
 __all__ = ['ContinuousFlow', 'offset_orbits']
 
-# Runge-Kutta steps unrolled in each iteration of the solver's loop: at most
-# this many (a training step's) run unrolled, with no loop at all. Any loop
-# slows the gradient of a hybrid's XLA training step at L = 8 by 9-30% on a
-# CPU (two iterations of five steps against ten unrolled), while longer
-# integrations (evaluation at twice the steps, the solver's error check)
-# trace and compile one group instead of every step.
+# Runge-Kutta steps unrolled in each iteration of the solver's loop. At most
+# this many (a training step's) run unrolled, with no loop at all: on a CPU
+# even a two-iteration loop slows the gradient of an XLA training step.
+# Longer integrations (evaluation at twice the steps, the solver's error
+# check) trace and compile one group of steps instead of every step.
 UNROLLED_STEPS = 10
 
 
