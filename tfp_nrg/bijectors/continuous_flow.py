@@ -55,12 +55,12 @@ method with `num_steps` fixed steps, forward for `forward` and backward for
 `inverse`; gradients flow through the solver. Up to `UNROLLED_STEPS` (10)
 steps are unrolled in the graph, the fastest to run; more run as a
 `tf.while_loop` over groups of that many, so a long integration compiles as
-fast as a short one. The integrated log-det is that
-of the exact flow, not of the Runge-Kutta map that produces the draws: the
-two directions are inverse to each other, and their log-densities agree with
-each other and with the map's true Jacobian, up to the integration error
-(fourth order in `1 / num_steps`; `tests/test_continuous_flow.py` bounds it).
-A Metropolis-Hastings correction is exact only for the density it is given,
+fast as a short one. The integrated log-det is that of the exact flow, not
+of the Runge-Kutta map that produces the draws: the two directions are
+inverse to each other, and their log-densities agree with each other and
+with the map's true Jacobian, up to the integration error (fourth order in
+`1 / num_steps`; `tests/test_continuous_flow.py` bounds it). A
+Metropolis-Hastings correction is exact only for the density it is given,
 so chains that use this flow as a proposal are exact for `pi` up to that
 error, as the flow's `ln q` is exact up to it.
 
