@@ -28,7 +28,12 @@ Fourier scale's two FFTs.
 
   python benchmarks/train_step.py [--lattice_sizes=8,16] [--steps=30] \
       [--flows=neural_rg,continuous] [--z2=mixture,equivariant] \
-      [--jit=xla,graph] [--fourier_scale=false,true] [--profile]
+      [--jit=xla,graph] [--fourier_scale=false,true] [--opt_levels=3,2] \
+      [--profile]
+
+`--opt_levels` sets XLA's backend (LLVM) optimization level of each XLA
+configuration (`--xla_backend_optimization_level`, 3 by default): a lower one
+compiles faster, and this shows what it costs the compiled step.
 
 With `--profile`, each XLA configuration also traces 5 steps with
 `tf.profiler` (XLA:CPU emitting one trace event per HLO op) and prints where
@@ -78,6 +83,8 @@ _JIT = flags.DEFINE_list('jit', ['xla', 'graph'],
 _FOURIER = flags.DEFINE_list(
     'fourier_scale', ['false'],
     'Whether the flow ends with a FourierScale: false, true, or both.')
+_OPT_LEVELS = flags.DEFINE_list(
+    'opt_levels', ['3'], 'XLA backend (LLVM) optimization levels, 0-3.')
 _PROFILE = flags.DEFINE_bool(
     'profile', False, 'Also trace 5 XLA steps and print the HLO ops\' time '
     'by kind.')
@@ -91,6 +98,7 @@ flag_checks.check_each('batch_size',
                        flag_checks.run_config_field('batch_size', int))
 flag_checks.check_each('jit', flag_checks.one_of(('xla', 'graph')))
 flag_checks.check_each('fourier_scale', flag_checks.one_of(('false', 'true')))
+flag_checks.check_each('opt_levels', flag_checks.one_of(('0', '1', '2', '3')))
 flag_checks.at_least('steps', 1)
 flag_checks.at_least('continuous_features', 0)
 flag_checks.at_least('continuous_steps', 1)
@@ -261,20 +269,25 @@ def main(argv):
                          '{}.'.format(','.join(_FOURIER.value)))
   gflops = matmul_gflops()
   print('float32 matmul rate of this machine: {:.0f} GFLOP/s'.format(gflops))
-  print('{:>10} {:>4} {:>6} {:>12} {:>7} {:>11} {:>9} {:>8} {:>10} {:>10} '
-        '{:>9} {:>9}'.format('flow', 'L', 'jit', 'z2', 'fourier',
+  print('{:>10} {:>4} {:>6} {:>2} {:>12} {:>7} {:>11} {:>9} {:>8} {:>10} '
+        '{:>10} {:>9} {:>9}'.format('flow', 'L', 'jit', 'O', 'z2', 'fourier',
                              'first step', 's/step',
                        'steps/s',
                        'vs PyTorch', 'GFLOP/step', 'bound s', 'peak MiB'))
   for size in (int(s) for s in _LATTICE_SIZES.value):
     for flow, jit in itertools.product(_FLOWS.value, _JIT.value):
-      variants = (itertools.product(_Z2.value, _FOURIER.value)
-                  if flow == 'neural_rg' else [('odd', 'true')])
-      for z2, fourier in variants:
+      variants = itertools.product(
+          _Z2.value if flow == 'neural_rg' else ['odd'],
+          _FOURIER.value if flow == 'neural_rg' else ['true'],
+          _OPT_LEVELS.value if jit == 'xla' else ['-'])
+      for z2, fourier, level in variants:
         env = dict(os.environ)
+        xla_flags = [env.get('XLA_FLAGS', '')]
+        if level != '-':
+          xla_flags.append('--xla_backend_optimization_level=' + level)
         if _PROFILE.value:
-          env['XLA_FLAGS'] = (env.get('XLA_FLAGS', '') +
-                              ' --xla_cpu_enable_xprof_traceme=true')
+          xla_flags.append('--xla_cpu_enable_xprof_traceme=true')
+        env['XLA_FLAGS'] = ' '.join(xla_flags).strip()
         out = subprocess.run(
             [sys.executable, __file__,
              '--child={},{},{},{},{}'.format(flow, size, jit, z2, fourier),
@@ -291,9 +304,10 @@ def main(argv):
                    if reference and _BATCH_SIZE.value == 512 and
                    flow == 'neural_rg' and z2 == 'mixture' and
                    fourier == 'false' else '-')
-        print(('{:>10} {:>4} {:>6} {:>12} {:>7} {:>10.1f}s {:>9.4f} {:>8.2f} '
-               '{:>10} {:>10.2f} {:>9.4f} {:>9.0f}').format(
-                   flow, size, jit, z2, fourier, row['first_step_seconds'],
+        print(('{:>10} {:>4} {:>6} {:>2} {:>12} {:>7} {:>10.1f}s {:>9.4f} '
+               '{:>8.2f} {:>10} {:>10.2f} {:>9.4f} {:>9.0f}').format(
+                   flow, size, jit, level, z2, fourier,
+                   row['first_step_seconds'],
                    row['seconds_per_step'], row['steps_per_second'], speedup,
                    row['gflop_per_step'], row['gflop_per_step'] / gflops,
                    row['peak_rss_mib']), flush=True)

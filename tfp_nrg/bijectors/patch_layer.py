@@ -1,12 +1,30 @@
 """One coupling block applied to every 2x2 patch of a sublattice."""
 
+import numpy as np
 import tensorflow as tf
 
-from tfp_nrg import lattice
 from tfp_nrg.bijectors import one_pass
 from tfp_nrg.internal import checks
 
 __all__ = ['PatchLayer']
+
+
+def _batch_shape(field):
+  """The leading dimensions of `[..., M, M]`: a list if static, else a tensor.
+
+  Static shapes keep the reshapes of the patch layers constants, so that a
+  traced flow has a handful of ops per layer rather than shape arithmetic.
+  """
+  if field.shape[:-2].is_fully_defined():
+    return field.shape[:-2].as_list()
+  return tf.shape(field)[:-2]
+
+
+def _with_event(values, batch, event):
+  """`values` reshaped to `batch + event` (`batch` from `_batch_shape`)."""
+  if isinstance(batch, list):
+    return tf.reshape(values, batch + event)
+  return tf.reshape(values, tf.concat([batch, event], axis=0))
 
 
 def sublattice(field, spacing):
@@ -20,13 +38,27 @@ def replace_sublattice(field, values, spacing):
     return values
   size = field.shape[-1]
   coarse = size // spacing
-  blocks = tf.reshape(field, tf.concat(
-      [tf.shape(field)[:-2], [coarse, spacing, coarse, spacing]], axis=0))
-  first_row = tf.concat([values[..., tf.newaxis],
-                         blocks[..., :, 0, :, 1:]], axis=-1)
-  blocks = tf.concat([first_row[..., :, tf.newaxis, :, :],
-                      blocks[..., :, 1:, :, :]], axis=-3)
-  return tf.reshape(blocks, tf.shape(field))
+  spread = tf.pad(tf.reshape(values, [-1, coarse, 1, coarse, 1]),
+                  [[0, 0], [0, 0], [0, spacing - 1], [0, 0], [0, spacing - 1]])
+  on_sublattice = np.zeros([size, size], bool)
+  on_sublattice[::spacing, ::spacing] = True
+  return tf.where(on_sublattice,
+                  _with_event(spread, _batch_shape(field), [size, size]), field)
+
+
+def _corners(field):
+  """`[..., M, M]` -> `[4, B, M/2, M/2]`: the patches' sites 00, 01, 10, 11."""
+  half = field.shape[-1] // 2
+  cells = tf.reshape(field, [-1, half, 2, half, 2])
+  return tf.reshape(tf.transpose(cells, [2, 4, 0, 1, 3]), [4, -1, half, half])
+
+
+def _from_corners(corners):
+  """Inverse of `_corners`: `[4, B, M/2, M/2]` -> `[B, M, M]`."""
+  half = corners.shape[-1]
+  cells = tf.reshape(corners, [2, 2, -1, half, half])
+  return tf.reshape(tf.transpose(cells, [2, 3, 0, 4, 1]),
+                    [-1, 2 * half, 2 * half])
 
 
 def to_patches(field):
@@ -35,20 +67,17 @@ def to_patches(field):
   Returns `(x00, x11, x01, x10)`: the patch's two diagonals, which are the two
   halves of `PatchCouplingBlock`.
   """
-  size = field.shape[-1]
-  cells = tf.reshape(field, tf.concat(
-      [tf.shape(field)[:-2], [size // 2, 2, size // 2, 2]], axis=0))
-  return (cells[..., :, 0, :, 0], cells[..., :, 1, :, 1],
-          cells[..., :, 0, :, 1], cells[..., :, 1, :, 0])
+  batch, half = _batch_shape(field), field.shape[-1] // 2
+  x00, x01, x10, x11 = [_with_event(x, batch, [half, half])
+                        for x in tf.unstack(_corners(field))]
+  return x00, x11, x01, x10
 
 
 def from_patches(x00, x11, x01, x10):
   """Inverse of `to_patches`."""
-  cells = tf.stack([tf.stack([x00, x01], axis=-1),
-                    tf.stack([x10, x11], axis=-1)], axis=-3)
-  half = x00.shape[-1]
-  return tf.reshape(cells, tf.concat(
-      [tf.shape(x00)[:-2], [2 * half, 2 * half]], axis=0))
+  batch, half = _batch_shape(x00), x00.shape[-1]
+  corners = tf.reshape(tf.stack([x00, x01, x10, x11]), [4, -1, half, half])
+  return _with_event(_from_corners(corners), batch, [2 * half, 2 * half])
 
 
 class PatchLayer(one_pass.OnePassBijector):
@@ -66,7 +95,8 @@ class PatchLayer(one_pass.OnePassBijector):
   ln |det dx/dz| = sum_patches ln |det J_block(patch)|.
   ```
 
-  Everything is static reshapes, slices and rolls, so it compiles under XLA.
+  Everything is reshapes, a transpose, slices and rolls of static shapes, so it
+  compiles under XLA to a handful of ops per layer.
 
   Example:
 
@@ -143,22 +173,24 @@ class PatchLayer(one_pass.OnePassBijector):
 
   def _apply(self, field, block_fn):
     field = checks.static_lattice_event(field, self._lattice_size, self.name)
+    batch, size = _batch_shape(field), self._lattice_size
     spacing = 2**self._scale
-    active = sublattice(field, spacing)
+    half = size // spacing // 2
+    fields = tf.reshape(field, [-1, size, size])
+    active = sublattice(fields, spacing)
     if self._shifted:
-      active = lattice.roll(active, shift=[-1, -1], axis=[-2, -1])
-    x00, x11, x01, x10 = to_patches(active)
-    a, b, log_det = block_fn(tf.reshape(tf.stack([x00, x11]), [2, -1]),
-                             tf.reshape(tf.stack([x01, x10]), [2, -1]))
-    shape = tf.shape(x00)
-    a, b = tf.reshape(a, tf.concat([[2], shape], 0)), tf.reshape(
-        b, tf.concat([[2], shape], 0))
-    active = from_patches(a[0], a[1], b[0], b[1])
-    log_det = tf.reshape(log_det, shape)
+      active = tf.roll(active, shift=[-1, -1], axis=[1, 2])
+    x00, x01, x10, x11 = tf.unstack(tf.reshape(_corners(active), [4, -1]))
+    a, b, log_det = block_fn(tf.stack([x00, x11]), tf.stack([x01, x10]))
+    (x00, x11), (x01, x10) = tf.unstack(a), tf.unstack(b)
+    active = _from_corners(
+        tf.reshape(tf.stack([x00, x01, x10, x11]), [4, -1, half, half]))
     if self._shifted:
-      active = lattice.roll(active, shift=[1, 1], axis=[-2, -1])
-    return (replace_sublattice(field, active, spacing),
-            tf.reduce_sum(log_det, axis=[-2, -1]))
+      active = tf.roll(active, shift=[1, 1], axis=[1, 2])
+    fields = replace_sublattice(fields, active, spacing)
+    log_det = tf.reduce_sum(tf.reshape(log_det, [-1, half * half]), axis=-1)
+    return (_with_event(fields, batch, [size, size]),
+            _with_event(log_det, batch, []))
 
   def forward_and_log_det(self, z):
     return self._apply(z, self._block.forward_and_log_det_halves)
