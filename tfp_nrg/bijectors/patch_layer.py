@@ -3,6 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
+from tfp_nrg import lattice
 from tfp_nrg.bijectors import one_pass
 from tfp_nrg.internal import checks
 
@@ -179,14 +180,14 @@ class PatchLayer(one_pass.OnePassBijector):
     fields = tf.reshape(field, [-1, size, size])
     active = sublattice(fields, spacing)
     if self._shifted:
-      active = tf.roll(active, shift=[-1, -1], axis=[1, 2])
+      active = lattice.roll(active, shift=[-1, -1], axis=[-2, -1])
     x00, x01, x10, x11 = tf.unstack(tf.reshape(_corners(active), [4, -1]))
     a, b, log_det = block_fn(tf.stack([x00, x11]), tf.stack([x01, x10]))
     (x00, x11), (x01, x10) = tf.unstack(a), tf.unstack(b)
     active = _from_corners(
         tf.reshape(tf.stack([x00, x01, x10, x11]), [4, -1, half, half]))
     if self._shifted:
-      active = tf.roll(active, shift=[1, 1], axis=[1, 2])
+      active = lattice.roll(active, shift=[1, 1], axis=[-2, -1])
     fields = replace_sublattice(fields, active, spacing)
     log_det = tf.reduce_sum(tf.reshape(log_det, [-1, half * half]), axis=-1)
     return (_with_event(fields, batch, [size, size]),
