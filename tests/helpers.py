@@ -2,6 +2,7 @@
 
 import glob
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -80,11 +81,16 @@ def in_regime(regime):
                                        autograph=False)(*args)
 
 
+def _script(name):
+  """`examples/<name>`, or `name` itself if it has a slash (`<dir>/<script>`).
+  """
+  return name if '/' in name else os.path.join('examples', name)
+
+
 def start_example(name, *flags, env=None):
   """Starts `examples/<name>.py` (or `<dir>/<script>.py` for a `name` with
   a slash) with `flags` (and `env` added); no wait."""
-  script = name if '/' in name else os.path.join('examples', name)
-  command = [sys.executable, os.path.join(ROOT, script + '.py')]
+  command = [sys.executable, os.path.join(ROOT, _script(name) + '.py')]
   return subprocess.Popen(
       command + list(flags), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
       text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', **(env or {})))
@@ -105,6 +111,29 @@ def run_example(name, *flags, timeout=600):
   stdout, stderr = finish(process, timeout)
   return subprocess.CompletedProcess(process.args, process.returncode, stdout,
                                      stderr)
+
+
+def run_examples(*commands, cwd=None, timeout=600):
+  """`run_example(*command)` of each `(name, *flags)`, in one process.
+
+  `in_one_process.py` runs the commands in turn (in `cwd`), each as its own
+  process would, but imports TensorFlow once: for short commands (a refused
+  flag, `--help`) that import is most of the cost. A command `('-c', code)`
+  runs `code` as `python -c` does. Returns a `CompletedProcess` a command.
+  """
+  process = subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, 'tests', 'in_one_process.py'),
+       json.dumps([list(command) if command[0] == '-c' else
+                   [os.path.join(ROOT, _script(command[0]) + '.py'),
+                    *command[1:]] for command in commands])],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+  stdout, stderr = finish(process, timeout)
+  if process.returncode != 0:
+    raise RuntimeError('The commands {} did not run: {}'.format(
+        commands, stderr[-3000:]))
+  return [subprocess.CompletedProcess(command, **outcome) for command, outcome
+          in zip(commands, json.loads(stdout.splitlines()[-1]))]
 
 
 def randomize_variables(module, scale=0.3, seed=0):

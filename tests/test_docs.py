@@ -12,13 +12,11 @@ import pytest
 import helpers
 
 
-def python_blocks():
-  """`(document, index, code)` of every ```python block of the docs (the
-  README's one block, the quickstart, has a test of its own)."""
-  return [(document, index, code) for document in helpers.DOCS
-          for index, code in enumerate(re.findall(
-              r'```python\n(.*?)```', helpers.read(document),
-              flags=re.DOTALL))]
+def python_blocks(document):
+  """The ```python blocks of `document` (the README's one block, the
+  quickstart, has a test of its own)."""
+  return re.findall(r'```python\n(.*?)```', helpers.read(document),
+                    flags=re.DOTALL)
 
 
 def test_api_page_documents_the_public_api():
@@ -37,16 +35,15 @@ def test_api_page_documents_the_public_api():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('document,index,code', python_blocks(),
-                         ids=lambda v: v if isinstance(v, (str, int)) and
-                         not str(v).startswith(('import', '\n')) else '')
-def test_docs_example_runs(document, index, code, tmp_path):
-  del index  # In the test's id.
-  done = subprocess.run(
-      [sys.executable, '-c', code], cwd=tmp_path, capture_output=True,
-      text=True, timeout=600, check=False,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
-  assert done.returncode == 0, '{}: {}'.format(document, done.stderr[-3000:])
+@pytest.mark.parametrize('document', [document for document in helpers.DOCS
+                                      if python_blocks(document)])
+def test_docs_examples_run(document, tmp_path):
+  """Each block runs as written (`python -c`), in order, in one process."""
+  blocks = python_blocks(document)
+  for index, done in enumerate(helpers.run_examples(
+      *[('-c', code) for code in blocks], cwd=tmp_path)):
+    assert done.returncode == 0, '{} block {}: {}'.format(
+        document, index, done.stderr[-3000:])
 
 
 def test_api_reference_builds(tmp_path):

@@ -77,22 +77,36 @@ def test_train_example_refuses_another_configuration(trained_example_run):
   assert sorted(os.listdir(model_dir)) == before
 
 
-@pytest.mark.parametrize('flag,message', [
-    ('--eval_samples=1', '--eval_samples must be at least 2'),
-    ('--target_samples=1', '--target_samples must be 0'),
-    ('--target_sweeps=0', '--target_sweeps must be at least 1'),
-    ('--learning_rate=0', 'learning_rate'),
-    ('--beta_annealing=1', '`beta_annealing` must be in [0, 1)'),
-    ('--num_steps=0', '--num_steps must be at least 1'),
-    ('--metrics_out=/nonexistent/dir/m.json', 'not a writable directory'),
-    ('--lattice_size=12', '--lattice_size must be a power of two >= 4'),
-])
-def test_train_example_checks_flags_before_any_work(flag, message, tmp_path):
-  done = helpers.run_example('train_ising', *helpers.TRAIN_FLAGS, flag,
-                             '--model_dir={}'.format(tmp_path / 'run'))
-  assert done.returncode != 0 and message in done.stderr, done.stderr[-2000:]
-  assert 'Training' not in done.stdout
-  assert not (tmp_path / 'run').exists()
+def assert_refused(commands, messages, model_dir):
+  """Each command fails with its message, before `model_dir` is made.
+
+  The commands run in one process (`helpers.run_examples`), each as its own
+  would.
+  """
+  for command, message, done in zip(
+      commands, messages, helpers.run_examples(*commands)):
+    assert done.returncode != 0 and message in done.stderr, (
+        command, done.stderr[-2000:])
+    assert 'Training' not in done.stdout, command
+  assert not model_dir.exists()
+
+
+def test_train_example_checks_flags_before_any_work(tmp_path):
+  refusals = [
+      ('--eval_samples=1', '--eval_samples must be at least 2'),
+      ('--target_samples=1', '--target_samples must be 0'),
+      ('--target_sweeps=0', '--target_sweeps must be at least 1'),
+      ('--learning_rate=0', 'learning_rate'),
+      ('--beta_annealing=1', '`beta_annealing` must be in [0, 1)'),
+      ('--num_steps=0', '--num_steps must be at least 1'),
+      ('--metrics_out=/nonexistent/dir/m.json', 'not a writable directory'),
+      ('--lattice_size=12', '--lattice_size must be a power of two >= 4'),
+  ]
+  model_dir = tmp_path / 'run'
+  assert_refused(
+      [('train_ising', *helpers.TRAIN_FLAGS, flag,
+        '--model_dir={}'.format(model_dir)) for flag, _ in refusals],
+      [message for _, message in refusals], model_dir)
 
 
 def test_train_example_refuses_a_directory_of_user_files(tmp_path):
@@ -110,14 +124,14 @@ def test_train_example_reruns_never_overwrite_metrics(trained_example_run,
                                                      tmp_path):
   model_dir = tmp_path / 'run'  # A copy: the run is shared by other tests.
   shutil.copytree(trained_example_run['model_dir'], model_dir)
-  done = helpers.run_example(
-      'train_ising', *helpers.TRAIN_FLAGS, '--model_dir={}'.format(model_dir),
-      '--metrics_out={}'.format(trained_example_run['metrics_out']))
-  assert done.returncode != 0 and 'refusing to overwrite' in done.stderr
-  for name in ('metrics.json', 'metrics.1.json'):  # Evaluation only: no XLA.
-    done = helpers.run_example('train_ising', *helpers.TRAIN_FLAGS,
-                               '--jit_compile=false',
-                               '--model_dir={}'.format(model_dir))
+  rerun = ('train_ising', *helpers.TRAIN_FLAGS, '--jit_compile=false',
+           '--model_dir={}'.format(model_dir))  # Evaluation only: no XLA.
+  refused, *reruns = helpers.run_examples(
+      ('train_ising', *helpers.TRAIN_FLAGS, '--model_dir={}'.format(model_dir),
+       '--metrics_out={}'.format(trained_example_run['metrics_out'])),
+      rerun, rerun)
+  assert refused.returncode != 0 and 'refusing to overwrite' in refused.stderr
+  for name, done in zip(('metrics.json', 'metrics.1.json'), reruns):
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads((model_dir / name).read_text())['steps'] == 30
 
@@ -192,17 +206,23 @@ def test_sample_example_end_to_end(trained_example_run, tmp_path):
   assert 'latent_hmc' in sampled
   saved = {p: p.read_bytes() for p in trained_example_run['model_dir'].rglob(
       '*') if p.is_file()}
-  # The other kernels as TF graphs: XLA is the default run's, above.
-  for kernel, adapt_steps in (('independence', 7), ('local', 0)):
-    out = tmp_path / '{}.json'.format(kernel)
-    done = helpers.run_example(
-        'sample_ising', '--model_dir={}'.format(
-            trained_example_run['model_dir']), '--num_chains=8',
-        '--num_steps=60', '--num_burnin_steps=20', '--kernel=' + kernel,
-        '--jit_compile=false',
-        '--adapt_steps={}'.format(adapt_steps), '--metrics_out={}'.format(out))
+  written = sample_out.read_text()
+  # The other kernels as TF graphs (XLA is the default run's, above), then
+  # refusals; in one process.
+  kernels = (('independence', 7), ('local', 0))
+  *kernel_runs, other_temperature, existing_metrics, no_run = (
+      helpers.run_examples(
+          *[('sample_ising', flags[0], '--num_chains=8', '--num_steps=60',
+             '--num_burnin_steps=20', '--kernel=' + kernel,
+             '--jit_compile=false', '--adapt_steps={}'.format(adapt_steps),
+             '--metrics_out={}'.format(tmp_path / '{}.json'.format(kernel)))
+            for kernel, adapt_steps in kernels],
+          ('sample_ising', *flags[:-1], '--temperature=3.0'),
+          ('sample_ising', *flags),
+          ('sample_ising', '--model_dir={}'.format(tmp_path / 'nothing'))))
+  for (kernel, adapt_steps), done in zip(kernels, kernel_runs):
     assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(out.read_text())
+    result = json.loads((tmp_path / '{}.json'.format(kernel)).read_text())
     assert result['kernel'] == kernel
     assert (result['acceptance_rate'] == 1.) == (kernel == 'local')
     assert ('adapt_steps' in result) == bool(adapt_steps)
@@ -212,16 +232,13 @@ def test_sample_example_end_to_end(trained_example_run, tmp_path):
   # Adapting changes the loaded flow, never the saved run.
   assert {p: p.read_bytes() for p in trained_example_run['model_dir'].rglob(
       '*') if p.is_file()} == saved
-  done = helpers.run_example('sample_ising', *flags[:-1], '--temperature=3.0')
-  assert done.returncode != 0 and 'allow_other_temperature' in done.stderr
+  assert other_temperature.returncode != 0 and (
+      'allow_other_temperature' in other_temperature.stderr)
   # A metrics file that exists is refused before any work, and kept.
-  written = sample_out.read_text()
-  done = helpers.run_example('sample_ising', *flags)
-  assert done.returncode != 0 and 'refusing to overwrite' in done.stderr
+  assert existing_metrics.returncode != 0 and (
+      'refusing to overwrite' in existing_metrics.stderr)
   assert sample_out.read_text() == written
-  done = helpers.run_example(
-      'sample_ising', '--model_dir={}'.format(tmp_path / 'nothing'))
-  assert done.returncode != 0 and 'holds no trained model' in done.stderr
+  assert no_run.returncode != 0 and 'holds no trained model' in no_run.stderr
 
 
 PHI4_KEYS = ['free_energy_bound', 'acceptance_rate', 'ess_fraction', 'phi2',
@@ -262,46 +279,50 @@ def test_train_phi4_example_end_to_end(tmp_path):
   assert (model_dir / 'samples.png').stat().st_size > 1000
 
 
-@pytest.mark.parametrize('flag,message', [
-    ('--lam=-1', '`lam` must be non-negative'),
-    ('--sample_steps=5', '--sample_steps must be at least 20'),
-    ('--lattice_size=6', 'power of two'),
-    ('--eval_continuous_steps=4', 'applies to the continuous and hybrid'),
-    ('--continuous_channels=2', '`continuous_channels` applies to the'),
-])
-def test_train_phi4_checks_flags_before_any_work(flag, message, tmp_path):
-  done = helpers.run_example('train_phi4', '--flow=neural_rg',
-                             '--model_dir={}'.format(tmp_path / 'run'), flag)
-  assert done.returncode != 0 and message in done.stderr, done.stderr[-2000:]
-  assert not (tmp_path / 'run').exists()
+def test_train_phi4_checks_flags_before_any_work(tmp_path):
+  refusals = [
+      ('--lam=-1', '`lam` must be non-negative'),
+      ('--sample_steps=5', '--sample_steps must be at least 20'),
+      ('--lattice_size=6', 'power of two'),
+      ('--eval_continuous_steps=4', 'applies to the continuous and hybrid'),
+      ('--continuous_channels=2', '`continuous_channels` applies to the'),
+  ]
+  model_dir = tmp_path / 'run'
+  assert_refused(
+      [('train_phi4', '--flow=neural_rg', '--model_dir={}'.format(model_dir),
+        flag) for flag, _ in refusals],
+      [message for _, message in refusals], model_dir)
 
 
+CORE_FLAGS = {
+    'train_ising': ('--lattice_size', '--num_steps', '--batch_size',
+                    '--model_dir', '--flow', '--init_from', '--temperature'),
+    'train_phi4': ('--lattice_size', '--num_steps', '--batch_size',
+                   '--model_dir', '--flow', '--init_from', '--lam',
+                   '--num_burnin_steps'),
+    'sample_ising': ('--model_dir', '--num_chains', '--num_steps',
+                     '--num_burnin_steps', '--kernel', '--continuous_steps'),
+    'rg_analysis': ('--model_dir', '--output_dir', '--num_samples',
+                    '--num_burnin_steps'),
+    'benchmarks/train_step': ('--lattice_sizes', '--steps', '--jit',
+                              '--flows'),
+    'benchmarks/accelerator': ('--lattice_sizes', '--jit'),
+    'benchmarks/sampling': ('--model_dirs', '--seconds', '--num_chains'),
+    'benchmarks/phi4': ('--model_dirs', '--seconds', '--num_chains'),
+    'benchmarks/continuous_solver': ('--lattice_size', '--num_steps'),
+    'benchmarks/symmetrized': ('--model_dir', '--groups', '--num_samples'),
+    'benchmarks/trajectory': ('--model_dirs', '--output', '--target_gap',
+                              '--target_ess'),
+}
 
-@pytest.mark.parametrize('script,flags', [
-    ('train_ising', ('--lattice_size', '--num_steps', '--batch_size',
-                     '--model_dir', '--flow', '--init_from', '--temperature')),
-    ('train_phi4', ('--lattice_size', '--num_steps', '--batch_size',
-                    '--model_dir', '--flow', '--init_from', '--lam',
-                    '--num_burnin_steps')),
-    ('sample_ising', ('--model_dir', '--num_chains', '--num_steps',
-                      '--num_burnin_steps', '--kernel', '--continuous_steps')),
-    ('rg_analysis', ('--model_dir', '--output_dir', '--num_samples',
-                     '--num_burnin_steps')),
-    ('benchmarks/train_step', ('--lattice_sizes', '--steps', '--jit',
-                               '--flows')),
-    ('benchmarks/accelerator', ('--lattice_sizes', '--jit')),
-    ('benchmarks/sampling', ('--model_dirs', '--seconds', '--num_chains')),
-    ('benchmarks/phi4', ('--model_dirs', '--seconds', '--num_chains')),
-    ('benchmarks/continuous_solver', ('--lattice_size', '--num_steps')),
-    ('benchmarks/symmetrized', ('--model_dir', '--groups', '--num_samples')),
-    ('benchmarks/trajectory', ('--model_dirs', '--output', '--target_gap',
-                                '--target_ess')),
-])
-def test_help_exits_0_and_lists_the_core_flags(script, flags):
-  done = helpers.run_example(script, '--help')
-  assert done.returncode == 0, done.stderr[-2000:]
-  missing = [f for f in flags if f not in done.stdout]
-  assert not missing, missing
+
+def test_help_exits_0_and_lists_the_core_flags():
+  """Every example and benchmark (in one process, each as its own would)."""
+  for script, done in zip(CORE_FLAGS, helpers.run_examples(
+      *[(script, '--help') for script in CORE_FLAGS])):
+    assert done.returncode == 0, (script, done.stderr[-2000:])
+    missing = [f for f in CORE_FLAGS[script] if f not in done.stdout]
+    assert not missing, (script, missing)
 
 
 def test_train_phi4_with_a_continuous_flow_reports_its_integration_error(

@@ -340,22 +340,23 @@ def test_minor_bad_inputs_name_the_argument():
 def test_scripts_check_their_flags_and_runs_before_work(finished_run,
                                                         tmp_path):
   _, run_dir = finished_run
-  done = helpers.run_example('sample_ising', '--model_dir={}'.format(run_dir),
-                             '--num_steps=19')
-  assert done.returncode != 0 and '--num_steps must be at least 20' in (
-      done.stderr)
   phi4_dir = tmp_path / 'phi4'
   _train(tfp_nrg.runs.RunConfig(**dict(SMALL, target='phi4', m2=-4.,
                                        lam=4.5)), phi4_dir)
-  for script in ('sample_ising', 'rg_analysis'):
-    done = helpers.run_example(script, '--model_dir={}'.format(phi4_dir))
+  listing = sorted(os.listdir(run_dir))
+  few_steps, *other_targets, few_samples = helpers.run_examples(
+      ('sample_ising', '--model_dir={}'.format(run_dir), '--num_steps=19'),
+      *[(script, '--model_dir={}'.format(phi4_dir))
+        for script in ('sample_ising', 'rg_analysis')],
+      ('rg_analysis', '--model_dir={}'.format(run_dir), '--num_samples=16'))
+  assert few_steps.returncode != 0 and '--num_steps must be at least 20' in (
+      few_steps.stderr)
+  for done in other_targets:
     assert done.returncode != 0
     assert "holds a 'phi4' run; this needs a 'dual_ising' run" in done.stderr
-  listing = sorted(os.listdir(run_dir))
-  done = helpers.run_example('rg_analysis', '--model_dir={}'.format(run_dir),
-                             '--num_samples=16')
-  assert done.returncode != 0 and '--num_samples must be at least 18' in (
-      done.stdout + done.stderr)
+  assert few_samples.returncode != 0 and (
+      '--num_samples must be at least 18' in few_samples.stdout +
+      few_samples.stderr)
   assert sorted(os.listdir(run_dir)) == listing   # No output directory left.
 
 
@@ -363,9 +364,12 @@ def test_symmetrized_benchmark_compares_groups_on_one_run(finished_run):
   """A row per group, with its order and finite figures; a bad product of
   groups is refused while the flags are parsed."""
   _, run_dir = finished_run
-  done = helpers.run_example(
-      'benchmarks/symmetrized', '--model_dir={}'.format(run_dir),
-      '--groups=none,dihedral+translations', '--num_samples=64')
+  refusals = (('z2+z2', 'distinct groups'), ('rotations', 'must be one of'))
+  done, *refused = helpers.run_examples(
+      ('benchmarks/symmetrized', '--model_dir={}'.format(run_dir),
+       '--groups=none,dihedral+translations', '--num_samples=64'),
+      *[('benchmarks/symmetrized', '--model_dir={}'.format(run_dir),
+         '--groups={}'.format(groups)) for groups, _ in refusals])
   assert done.returncode == 0, done.stderr[-2000:]
   rows = [line.split('|')[1:-1] for line in done.stdout.splitlines()
           if line.startswith('| none') or line.startswith('| dihedral')]
@@ -374,11 +378,7 @@ def test_symmetrized_benchmark_compares_groups_on_one_run(finished_run):
   for row in rows:
     free_energy, gap, ess = (row[2].split()[0], row[3], row[4].split()[0])
     assert all(math.isfinite(float(v)) for v in (free_energy, gap, ess)), row
-  for groups, message in (('z2+z2', 'distinct groups'),
-                          ('rotations', 'must be one of')):
-    done = helpers.run_example('benchmarks/symmetrized',
-                               '--model_dir={}'.format(run_dir),
-                               '--groups={}'.format(groups))
+  for (_, message), done in zip(refusals, refused):
     assert done.returncode != 0 and message in done.stderr, done.stderr[-800:]
 
 

@@ -256,11 +256,13 @@ def test_briefly_trained_flow_decorrelates_latent_variables():
 
 @pytest.mark.slow
 def test_rg_analysis_example_end_to_end(trained_example_run, tmp_path):
-  done = helpers.run_example(
-      'rg_analysis', '--model_dir={}'.format(trained_example_run['model_dir']),
-      '--output_dir={}'.format(tmp_path), '--num_samples=256',
-      '--num_burnin_steps=5', '--coupling_samples=64', '--ksg_samples=200',
-      '--num_frames=4')
+  done, no_run = helpers.run_examples(
+      ('rg_analysis', '--model_dir={}'.format(
+          trained_example_run['model_dir']),
+       '--output_dir={}'.format(tmp_path), '--num_samples=256',
+       '--num_burnin_steps=5', '--coupling_samples=64', '--ksg_samples=200',
+       '--num_frames=4'),
+      ('rg_analysis', '--model_dir={}'.format(tmp_path / 'none')))
   assert done.returncode == 0, done.stderr[-3000:]
   # Warned of exactly when a chain may still hold its first flow draw.
   acceptance = float(re.search(r'final acceptance ([\d.]+)',
@@ -278,6 +280,4 @@ def test_rg_analysis_example_end_to_end(trained_example_run, tmp_path):
   assert len(results['effective_couplings']) == 3  # L = 4: two scales + top.
   assert set(results['mutual_information_halves']) == {
       'physical', 'latent', 'scale_0'}
-  done = helpers.run_example('rg_analysis',
-                             '--model_dir={}'.format(tmp_path / 'none'))
-  assert done.returncode != 0 and 'holds no trained model' in done.stderr
+  assert no_run.returncode != 0 and 'holds no trained model' in no_run.stderr
