@@ -27,12 +27,18 @@ MAX_KEPT = flags.DEFINE_integer('max_kept', 1000,
                                 'States kept per chain (thinned to this).')
 BURNIN_FRACTION = flags.DEFINE_float('burnin_fraction', 0.2,
                                      'Share of the steps discarded.')
+CONTINUOUS_STEPS = flags.DEFINE_integer(
+    'continuous_steps', None,
+    'Runge-Kutta steps of a run\'s continuous flow (default twice its '
+    'training\'s, as the examples evaluate it): the flow\'s chains are exact '
+    'only up to the solver\'s error in ln q.')
 
 flag_checks.at_least('num_chains', 1)
 flag_checks.positive('seconds')
 flag_checks.positive('reference_seconds')
 # The chain summaries' jackknife cuts the kept states into blocks.
 flag_checks.at_least('max_kept', tfp_nrg.observables.CHAIN_SUMMARY_BLOCKS)
+flag_checks.at_least('continuous_steps', 1)
 flags.register_validator('burnin_fraction', lambda value: 0. <= value < 1.,
                          message='--burnin_fraction must be in [0, 1).')
 
@@ -43,6 +49,20 @@ UNRESOLVED_NOTE = ('* tau not resolved: the kept states are thinned to less '
                    'than {:.0f} of it apart, so tau is an upper bound and '
                    'ESS/s a lower bound (a larger --max_kept resolves it).'
                    .format(RESOLVED_TAU))
+
+
+def load(model_dir):
+  """`runs.load` for sampling, with `--continuous_steps` if given.
+
+  Returns the `runs.Run` and a line naming its continuous flow's Runge-Kutta
+  steps (empty for a NeuralRG).
+  """
+  run = tfp_nrg.runs.load(model_dir, continuous_steps=CONTINUOUS_STEPS.value,
+                          sampling=True)
+  if run.config.flow == 'neural_rg':
+    return run, ''
+  return run, '{}: the continuous flow with {} Runge-Kutta steps.'.format(
+      model_dir, run.config.continuous_steps)
 
 
 def run_for(fn, seconds, seed, calibration_steps):

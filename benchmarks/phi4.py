@@ -152,7 +152,9 @@ def main(argv):
             'chi', 'Binder U', 'tau|m|', 'ESS/s|m|', 'tau chi', 'ESS/s chi',
             'z vs reference'))
   for model_dir in _MODEL_DIRS.value:
-    run = tfp_nrg.runs.load(model_dir)
+    run, solver = equal_time.load(model_dir)
+    if solver:
+      print(solver, flush=True)
     if not isinstance(run.target, tfp_nrg.Phi4):
       raise ValueError('{!r} is not a phi^4 run.'.format(model_dir))
     states, *_ = equal_time.run_for(

@@ -138,7 +138,9 @@ def main(argv):
   references = {}
   flow_free_done = set()  # Sizes whose checkerboard and local rows exist.
   for model_dir in _MODEL_DIRS.value:
-    run = tfp_nrg.runs.load(model_dir)
+    run, solver = equal_time.load(model_dir)
+    if solver:
+      print(solver, flush=True)
     target, size = run.target, run.target.lattice_size
     label = ('mixed' if run.config.forward_kl_weight > 0. else 'reverse')
     built = samplers(run)

@@ -71,9 +71,9 @@ _LATENT_HMC = flags.DEFINE_bool(
     '"latent_hmc".')
 _CONTINUOUS_STEPS = flags.DEFINE_integer(
     'continuous_steps', None,
-    'Runge-Kutta steps of a continuous flow (default the run\'s own): the '
-    'chains are exact up to its solver error in ln q, which falls about '
-    '16-fold per doubling.')
+    'Runge-Kutta steps of a continuous flow (default twice the run\'s own, '
+    'as the training examples evaluate it): the chains are exact up to its '
+    'solver error in ln q, which falls about 16-fold per doubling.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the chains.')
 _JIT = flags.DEFINE_bool(
     'jit_compile', True, 'Compile the chains (and the adaptation) with XLA; '
@@ -219,7 +219,8 @@ def main(argv):
     tfp_nrg.checkpoints.check_new_file(_METRICS_OUT.value, '--metrics_out')
   run = tfp_nrg.runs.load(_MODEL_DIR.value, temperature=_TEMPERATURE.value,
                           target='dual_ising',
-                          continuous_steps=_CONTINUOUS_STEPS.value)
+                          continuous_steps=_CONTINUOUS_STEPS.value,
+                          sampling=True)
   model, target = run.model, run.target
   if target.temperature != run.config.temperature and not _ALLOW_OTHER_T.value:
     raise ValueError(

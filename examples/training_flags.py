@@ -315,7 +315,7 @@ def evaluation_model(model, config, model_dir, seed):
   """
   if config.flow == 'neural_rg':
     return model, {}
-  steps = EVAL_CONTINUOUS_STEPS.value or 2 * config.continuous_steps
+  steps = EVAL_CONTINUOUS_STEPS.value or config.sampling_continuous_steps
   if steps != config.continuous_steps:
     model = tfp_nrg.runs.load(model_dir, continuous_steps=steps).model
   error = float(tf.reduce_mean(

@@ -169,6 +169,10 @@ def test_runs_of_either_flow_resume_load_and_export(flow, channels, tmp_path):
   # error.
   refined = tfp_nrg.runs.load(model_dir, continuous_steps=4)
   assert refined.config.continuous_steps == 4
+  # For sampling, twice the training's steps unless told otherwise.
+  assert tfp_nrg.runs.load(model_dir, sampling=True).config == refined.config
+  assert tfp_nrg.runs.load(model_dir, continuous_steps=3,
+                           sampling=True).config.continuous_steps == 3
   for a, b in zip(refined.model.trainable_variables,
                   run.model.trainable_variables):
     np.testing.assert_array_equal(a, b)

@@ -177,6 +177,7 @@ def test_train_then_load(tmp_path):
     runs.load(model_dir, temperature=-1.)
   with pytest.raises(ValueError, match='NeuralRG run, which has no continuous'):
     runs.load(model_dir, continuous_steps=20)
+  assert runs.load(model_dir, sampling=True).config == config
 
 
 def test_beta_annealing_run_builds_its_schedule():
