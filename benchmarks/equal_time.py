@@ -54,15 +54,14 @@ UNRESOLVED_NOTE = ('* tau not resolved: the kept states are thinned to less '
 def load(model_dir):
   """`runs.load` for sampling, with `--continuous_steps` if given.
 
-  Returns the `runs.Run` and a line naming its continuous flow's Runge-Kutta
-  steps (empty for a NeuralRG).
+  Prints the Runge-Kutta steps of a continuous flow.
   """
   run = tfp_nrg.runs.load(model_dir, continuous_steps=CONTINUOUS_STEPS.value,
                           sampling=True)
-  if run.config.flow == 'neural_rg':
-    return run, ''
-  return run, '{}: the continuous flow with {} Runge-Kutta steps.'.format(
-      model_dir, run.config.continuous_steps)
+  if run.config.flow != 'neural_rg':
+    print('{}: the continuous flow with {} Runge-Kutta steps.'.format(
+        model_dir, run.config.continuous_steps), flush=True)
+  return run
 
 
 def run_for(fn, seconds, seed, calibration_steps):

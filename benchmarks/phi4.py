@@ -152,9 +152,7 @@ def main(argv):
             'chi', 'Binder U', 'tau|m|', 'ESS/s|m|', 'tau chi', 'ESS/s chi',
             'z vs reference'))
   for model_dir in _MODEL_DIRS.value:
-    run, solver = equal_time.load(model_dir)
-    if solver:
-      print(solver, flush=True)
+    run = equal_time.load(model_dir)
     if not isinstance(run.target, tfp_nrg.Phi4):
       raise ValueError('{!r} is not a phi^4 run.'.format(model_dir))
     states, *_ = equal_time.run_for(

@@ -138,9 +138,7 @@ def main(argv):
   references = {}
   flow_free_done = set()  # Sizes whose checkerboard and local rows exist.
   for model_dir in _MODEL_DIRS.value:
-    run, solver = equal_time.load(model_dir)
-    if solver:
-      print(solver, flush=True)
+    run = equal_time.load(model_dir)
     target, size = run.target, run.target.lattice_size
     label = ('mixed' if run.config.forward_kl_weight > 0. else 'reverse')
     built = samplers(run)

@@ -87,13 +87,14 @@ def _script(name):
   return name if '/' in name else os.path.join('examples', name)
 
 
-def start_example(name, *flags, env=None):
+def start_example(name, *flags, env=None, cwd=None):
   """Starts `examples/<name>.py` (or `<dir>/<script>.py` for a `name` with
-  a slash) with `flags` (and `env` added); no wait."""
+  a slash) with `flags` (and `env` added, in `cwd`); no wait."""
   command = [sys.executable, os.path.join(ROOT, _script(name) + '.py')]
   return subprocess.Popen(
       command + list(flags), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-      text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', **(env or {})))
+      text=True, cwd=cwd,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', **(env or {})))
 
 
 def finish(process, timeout):
@@ -121,13 +122,10 @@ def run_examples(*commands, cwd=None, timeout=600):
   flag, `--help`) that import is most of the cost. A command `('-c', code)`
   runs `code` as `python -c` does. Returns a `CompletedProcess` a command.
   """
-  process = subprocess.Popen(
-      [sys.executable, os.path.join(ROOT, 'tests', 'in_one_process.py'),
-       json.dumps([list(command) if command[0] == '-c' else
-                   [os.path.join(ROOT, _script(command[0]) + '.py'),
-                    *command[1:]] for command in commands])],
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+  process = start_example('tests/in_one_process', json.dumps(
+      [list(command) if command[0] == '-c' else
+       [os.path.join(ROOT, _script(command[0]) + '.py'), *command[1:]]
+       for command in commands]), cwd=cwd)
   stdout, stderr = finish(process, timeout)
   if process.returncode != 0:
     raise RuntimeError('The commands {} did not run: {}'.format(
