@@ -66,17 +66,6 @@ def test_train_example_end_to_end(trained_example_run):
   assert tf.train.latest_checkpoint(str(model_dir)) is not None
 
 
-@pytest.mark.slow
-def test_train_example_refuses_another_configuration(trained_example_run):
-  model_dir = trained_example_run['model_dir']
-  before = sorted(os.listdir(model_dir))
-  done = helpers.run_example(
-      'train_ising', *helpers.TRAIN_FLAGS, '--num_couplings=3',
-      '--model_dir={}'.format(model_dir))
-  assert done.returncode != 0 and 'num_couplings' in done.stderr
-  assert sorted(os.listdir(model_dir)) == before
-
-
 def assert_refused(commands, messages, model_dir):
   """Each command fails with its message, before `model_dir` is made.
 
@@ -102,34 +91,39 @@ def test_train_example_checks_flags_before_any_work(tmp_path):
       ('--metrics_out=/nonexistent/dir/m.json', 'not a writable directory'),
       ('--lattice_size=12', '--lattice_size must be a power of two >= 4'),
   ]
+  # A directory of the user's own files is refused and left as it was.
+  users = tmp_path / 'users'
+  users.mkdir()
+  (users / 'metrics.json').write_text('{"mine": 1}')
   model_dir = tmp_path / 'run'
   assert_refused(
       [('train_ising', *helpers.TRAIN_FLAGS, flag,
-        '--model_dir={}'.format(model_dir)) for flag, _ in refusals],
-      [message for _, message in refusals], model_dir)
-
-
-def test_train_example_refuses_a_directory_of_user_files(tmp_path):
-  (tmp_path / 'metrics.json').write_text('{"mine": 1}')
-  done = helpers.run_example('train_ising', *helpers.TRAIN_FLAGS,
-                             '--model_dir={}'.format(tmp_path))
-  assert done.returncode != 0 and 'not empty' in done.stderr
-  assert 'Training' not in done.stdout
-  assert os.listdir(tmp_path) == ['metrics.json']
-  assert (tmp_path / 'metrics.json').read_text() == '{"mine": 1}'
+        '--model_dir={}'.format(model_dir)) for flag, _ in refusals] +
+      [('train_ising', *helpers.TRAIN_FLAGS, '--model_dir={}'.format(users))],
+      [message for _, message in refusals] + ['not empty'], model_dir)
+  assert os.listdir(users) == ['metrics.json']
+  assert (users / 'metrics.json').read_text() == '{"mine": 1}'
 
 
 @pytest.mark.slow
-def test_train_example_reruns_never_overwrite_metrics(trained_example_run,
-                                                     tmp_path):
+def test_train_example_reruns_never_overwrite_a_run(trained_example_run,
+                                                   tmp_path):
+  """A rerun writes its metrics beside the saved ones; another configuration
+  or an existing `--metrics_out` is refused, and the run left as it was."""
+  saved = trained_example_run['model_dir']
+  before = sorted(os.listdir(saved))
   model_dir = tmp_path / 'run'  # A copy: the run is shared by other tests.
-  shutil.copytree(trained_example_run['model_dir'], model_dir)
+  shutil.copytree(saved, model_dir)
   rerun = ('train_ising', *helpers.TRAIN_FLAGS, '--jit_compile=false',
            '--model_dir={}'.format(model_dir))  # Evaluation only: no XLA.
-  refused, *reruns = helpers.run_examples(
+  other, refused, *reruns = helpers.run_examples(
+      ('train_ising', *helpers.TRAIN_FLAGS, '--num_couplings=3',
+       '--model_dir={}'.format(saved)),
       ('train_ising', *helpers.TRAIN_FLAGS, '--model_dir={}'.format(model_dir),
        '--metrics_out={}'.format(trained_example_run['metrics_out'])),
       rerun, rerun)
+  assert other.returncode != 0 and 'num_couplings' in other.stderr
+  assert sorted(os.listdir(saved)) == before
   assert refused.returncode != 0 and 'refusing to overwrite' in refused.stderr
   for name, done in zip(('metrics.json', 'metrics.1.json'), reruns):
     assert done.returncode == 0, done.stderr[-3000:]
