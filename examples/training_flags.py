@@ -65,12 +65,14 @@ CONTINUOUS_CHANNELS = flags.DEFINE_integer(
     'across the lattice; default 0: none).')
 BATCH_SIZE = flags.DEFINE_integer('batch_size', 256, 'Draws per step.')
 NUM_STEPS = flags.DEFINE_integer(
-    'num_steps', None, 'Training steps (default 800 for the hybrid, 1000 for '
+    'num_steps', None, 'Training steps (default 700 for the hybrid, 1000 for '
     'the continuous flow, 6000 for NeuralRG; the phi^4 example\'s hybrid: '
     '1500); 0 with --lr_schedule=constant evaluates the starting model '
     '(e.g. one --init_from gives).')
-LEARNING_RATE = flags.DEFINE_float('learning_rate', 2e-3,
-                                   'Adam learning rate (peak).')
+LEARNING_RATE = flags.DEFINE_float(
+    'learning_rate', None,
+    'Adam learning rate (peak; default 4e-3 for the hybrid, 2e-3 for the '
+    'other flows and for the phi^4 example\'s hybrid).')
 SCHEDULE = flags.DEFINE_enum('lr_schedule', 'cosine', ['cosine', 'constant'],
                              'Learning-rate schedule over --num_steps.')
 CLIP_NORM = flags.DEFINE_float('clip_norm', 100.,
@@ -148,13 +150,17 @@ flags.register_multi_flags_validator(
 
 
 # Defaults that depend on the flow, from the measured Ising runs
-# (docs/results.md): in six to nine minutes at L = 8, the hybrid takes 800
-# steps, the continuous flow 1000 (8 features each); NeuralRG needs 6000 for
-# lesser figures. An example may set its own (`set_flow_defaults`).
+# (docs/results.md): in six to ten minutes at L = 8, the hybrid takes 700
+# steps at a peak rate of 4e-3 (gap per site 1.05e-3, against 1.22e-3 for 800
+# steps at 2e-3), the continuous flow 1000 (8 features each); NeuralRG needs
+# 6000 for lesser figures. An example may set its own (`set_flow_defaults`).
 FLOW_DEFAULTS = {
-    'neural_rg': dict(num_steps=6000, z2='mixture', continuous_features=None),
-    'continuous': dict(num_steps=1000, z2='equivariant', continuous_features=8),
-    'hybrid': dict(num_steps=800, z2='equivariant', continuous_features=8),
+    'neural_rg': dict(num_steps=6000, z2='mixture', continuous_features=None,
+                      learning_rate=2e-3),
+    'continuous': dict(num_steps=1000, z2='equivariant', continuous_features=8,
+                       learning_rate=2e-3),
+    'hybrid': dict(num_steps=700, z2='equivariant', continuous_features=8,
+                   learning_rate=4e-3),
 }
 
 
@@ -164,7 +170,7 @@ def set_flow_defaults(flow, **defaults):
   Args:
     flow: A key of `FLOW_DEFAULTS`.
     **defaults: Values for some of its keys (`num_steps`, `z2`,
-      `continuous_features`).
+      `continuous_features`, `learning_rate`).
 
   Raises:
     ValueError: if `flow` or a key of `defaults` is not one of
@@ -202,7 +208,7 @@ def run_config(**target_fields):
       hidden_units=[int(h) for h in HIDDEN_UNITS.value], z2=flow_default(Z2),
       fourier_scale=FOURIER_SCALE.value,
       dtype=DTYPE.value, batch_size=BATCH_SIZE.value,
-      num_steps=num_steps(), learning_rate=LEARNING_RATE.value,
+      num_steps=num_steps(), learning_rate=flow_default(LEARNING_RATE),
       lr_schedule=SCHEDULE.value, clip_norm=CLIP_NORM.value or None,
       gradient_estimator=ESTIMATOR.value,
       beta_annealing=BETA_ANNEALING.value, seed=SEED.value, flow=FLOW.value,

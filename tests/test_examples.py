@@ -347,12 +347,14 @@ def test_train_phi4_with_a_continuous_flow_reports_its_integration_error(
 
 DEFAULTS_BY_FLAGS = [
     ((), dict(flow='hybrid', z2='equivariant', continuous_features=8,
-              continuous_steps=10, num_steps=800, continuous_channels=None,
-              fourier_scale=True)),
+              continuous_steps=10, num_steps=700, continuous_channels=None,
+              fourier_scale=True, learning_rate=4e-3)),
     (('--flow=continuous',), dict(flow='continuous', z2='equivariant',
-                                  continuous_features=8, num_steps=1000)),
+                                  continuous_features=8, num_steps=1000,
+                                  learning_rate=2e-3)),
     (('--flow=neural_rg',), dict(flow='neural_rg', z2='mixture',
-                                 num_steps=6000)),
+                                 num_steps=6000, learning_rate=2e-3)),
+    (('--learning_rate=1e-3',), dict(flow='hybrid', learning_rate=1e-3)),
     (('--flow=neural_rg', '--z2=none', '--num_steps=7'),
      dict(flow='neural_rg', z2='none', num_steps=7)),
     (('--continuous_features=4',), dict(flow='hybrid',
@@ -362,12 +364,13 @@ DEFAULTS_BY_FLAGS = [
 ]
 
 
-# The phi^4 example's hybrid has its own step count; the other flows keep
-# the shared defaults.
+# The phi^4 example's hybrid has its own step count and rate; the other flows
+# keep the shared defaults.
 PHI4_DEFAULTS_BY_FLAGS = [
     ((), dict(flow='hybrid', z2='equivariant', continuous_features=8,
-              num_steps=1500, fourier_scale=True)),
-    (('--flow=continuous',), dict(flow='continuous', num_steps=1000)),
+              num_steps=1500, fourier_scale=True, learning_rate=2e-3)),
+    (('--flow=continuous',), dict(flow='continuous', num_steps=1000,
+                                  learning_rate=2e-3)),
     (('--flow=neural_rg',), dict(flow='neural_rg', z2='mixture',
                                  num_steps=6000)),
     (('--num_steps=9',), dict(flow='hybrid', num_steps=9)),
