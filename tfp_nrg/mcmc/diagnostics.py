@@ -371,7 +371,8 @@ def jackknife(estimator, values, num_blocks=20):
 
 def _generalized_pareto_shape(exceedances):
   """Zhang & Stephens' (2009) posterior-mean shape of a GPD fit, with the
-  weakly informative prior of Vehtari et al.; `exceedances` sorted, > 0."""
+  weakly informative prior of Vehtari et al.; `exceedances` sorted, >= 0,
+  their first quartile > 0."""
   n = len(exceedances)
   num_grid = 30 + int(np.sqrt(n))
   grid = 1. - np.sqrt(num_grid / (np.arange(1, num_grid + 1) - 0.5))
@@ -407,7 +408,9 @@ def pareto_shape(log_weights):
   if tail_size < 5 or not np.all(np.isfinite(log_weights)):
     return float('nan')
   weights = np.exp(log_weights - log_weights[-1])
+  # Ties at the threshold (common in float32 ln w) give exceedances of 0,
+  # which the fit takes; only a tail flat up to its first quartile cannot.
   exceedances = weights[-tail_size:] - weights[-tail_size - 1]
-  if exceedances[-1] <= 0. or exceedances[0] <= 0.:
+  if exceedances[int(tail_size / 4. + 0.5) - 1] <= 0.:
     return float('nan')
   return float(_generalized_pareto_shape(exceedances))
