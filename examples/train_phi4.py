@@ -45,10 +45,10 @@ import training_flags
 # --help lists the shared flags beside the script's own.
 flags.adopt_module_key_flags(training_flags)
 # The hybrid by default, as for the Ising example (docs/results.md: the best
-# flow on interacting phi^4 at L = 8 and 16, within the free-field bar of 1e-4 per site), with
-# phi^4's own step count and the rate it was measured at: at L = 8, 1500 steps
-# at 2e-3 (406 s) reach ESS 0.89 and acceptance 0.81, where NeuralRG's 6000
-# (696 s) reached 0.09 and 0.52.
+# flow on interacting phi^4 at L = 8 and 16, and within a gap per site of
+# 1e-4 on the free field), with phi^4's own step count and the rate it was
+# measured at: at L = 8, 1500 steps at 2e-3 (406 s) reach ESS 0.89 and
+# acceptance 0.81, where NeuralRG's 6000 (696 s) reached 0.09 and 0.52.
 training_flags.set_flow_defaults('hybrid', num_steps=1500, learning_rate=2e-3)
 
 _M2 = flags.DEFINE_float('m2', -4., 'Bare mass squared m2.')
