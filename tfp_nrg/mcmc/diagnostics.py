@@ -371,12 +371,16 @@ def jackknife(estimator, values, num_blocks=20):
 
 def _generalized_pareto_shape(exceedances):
   """Zhang & Stephens' (2009) posterior-mean shape of a GPD fit, with the
-  weakly informative prior of Vehtari et al.; `exceedances` sorted, >= 0,
-  their first quartile > 0."""
+  weakly informative prior of Vehtari et al.; `exceedances` sorted, >= 0.
+  Ties at the threshold (common in float32 ln w) are exceedances of 0, which
+  the fit takes; a tail flat up to its first quartile gives `nan`."""
   n = len(exceedances)
+  first_quartile = exceedances[int(n / 4. + 0.5) - 1]
+  if first_quartile <= 0.:
+    return float('nan')
   num_grid = 30 + int(np.sqrt(n))
   grid = 1. - np.sqrt(num_grid / (np.arange(1, num_grid + 1) - 0.5))
-  grid = grid / (3. * exceedances[int(n / 4. + 0.5) - 1]) + 1. / exceedances[-1]
+  grid = grid / (3. * first_quartile) + 1. / exceedances[-1]
   shapes = np.mean(np.log1p(-grid[:, np.newaxis] * exceedances), axis=1)
   log_likelihood = n * (np.log(-grid / shapes) - shapes - 1.)
   weights = 1. / np.sum(np.exp(log_likelihood - log_likelihood[:, np.newaxis]),
@@ -408,9 +412,5 @@ def pareto_shape(log_weights):
   if tail_size < 5 or not np.all(np.isfinite(log_weights)):
     return float('nan')
   weights = np.exp(log_weights - log_weights[-1])
-  # Ties at the threshold (common in float32 ln w) give exceedances of 0,
-  # which the fit takes; only a tail flat up to its first quartile cannot.
   exceedances = weights[-tail_size:] - weights[-tail_size - 1]
-  if exceedances[int(tail_size / 4. + 0.5) - 1] <= 0.:
-    return float('nan')
   return float(_generalized_pareto_shape(exceedances))
